@@ -1,0 +1,482 @@
+"""What a layer type is: its arguments, and one method per rule (shape, params, MACs/FLOPs, RF, torch).
+
+Every layer type is one subclass of `Layer`, registered with `@register`. The rest of convcalc (spec
+checking, analysis passes, JSON Schema, docs, the torch builder) reads these classes and nothing else,
+so adding a layer type touches one file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+
+from convcalc.errors import LayerError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+Shape = tuple[int, ...]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+# --------------------------------------------------------------------------------------------------
+# Argument declarations and their type coercion (types only: range checks belong to each layer's
+# `check`, so that convcalc rejects exactly what PyTorch rejects, in PyTorch's order).
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", str: "a string", float: "a float", int: "an integer", list: "a list",
+            tuple: "a list", dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor argument, with PyTorch's name and default.
+
+    kind:
+      int, float, bool, str  -- a scalar (`choices` restricts a str)
+      ints     -- an int or a list of ints, one per spatial dim (or a single-element list, as torch expands)
+      ints_exact -- like ints, but a list must have exactly one entry per spatial dim (conv kernel_size)
+      padding  -- like ints, or one of the strings in `choices` ('same', 'valid')
+      shape    -- an int or a list of ints of any length (LayerNorm's normalized_shape, Upsample size)
+      floats   -- a number or a list of numbers (Upsample's scale_factor)
+      names    -- a list of layer names (merge inputs); handled by the graph, not the layer
+      any      -- passed through unchanged
+    """
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple[Any, ...] = ()
+    nullable: bool = False
+    inferred: bool = False  # filled from the incoming shape when omitted (in_channels, num_features, ...)
+    keyword_only: bool = False  # not accepted positionally in an inline expression
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED and not self.inferred
+
+    def coerce(self, value: Any, ndim: int | None) -> Any:
+        if value is None:
+            if self.nullable or (self.default is None):
+                return None
+            raise LayerError(f"'{self.name}' must not be null", arg=self.name)
+        handler = _COERCERS[self.kind]
+        return handler(self, value, ndim)
+
+
+def _bad(arg: Arg, value: Any, expected: str) -> LayerError:
+    return LayerError(f"'{arg.name}' must be {expected}, got {_type_name(value)} {value!r}", arg=arg.name)
+
+
+def _coerce_int(arg: Arg, value: Any, ndim: int | None) -> int:
+    if not _is_int(value):
+        raise _bad(arg, value, "an integer")
+    return int(value)
+
+
+def _coerce_float(arg: Arg, value: Any, ndim: int | None) -> float:
+    if not _is_number(value):
+        raise _bad(arg, value, "a number")
+    return float(value)
+
+
+def _coerce_bool(arg: Arg, value: Any, ndim: int | None) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(arg, value, "true or false")
+    return value
+
+
+def _coerce_str(arg: Arg, value: Any, ndim: int | None) -> str:
+    if not isinstance(value, str):
+        raise _bad(arg, value, "a string")
+    if arg.choices and value not in arg.choices:
+        close = difflib.get_close_matches(value, [str(c) for c in arg.choices], n=1)
+        raise LayerError(
+            f"'{arg.name}' must be one of {', '.join(repr(c) for c in arg.choices)}, got {value!r}",
+            hint=f"did you mean {close[0]!r}?" if close else None,
+            arg=arg.name,
+        )
+    return value
+
+
+def _int_tuple(arg: Arg, value: Any, ndim: int | None, exact: bool) -> tuple[int, ...]:
+    if _is_int(value):
+        return (int(value),) * (ndim or 1)
+    if isinstance(value, (list, tuple)) and value and all(_is_int(v) for v in value):
+        items = tuple(int(v) for v in value)
+        if ndim is None or len(items) == ndim:
+            return items
+        if len(items) == 1 and not exact:
+            return items * ndim
+        allowed = f"{ndim} integers" if exact else f"1 or {ndim} integers"
+        raise LayerError(
+            f"'{arg.name}' must be an integer or a list of {allowed} (one per spatial dim), got {list(items)}",
+            arg=arg.name,
+        )
+    raise _bad(arg, value, "an integer or a list of integers")
+
+
+def _coerce_ints(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...]:
+    return _int_tuple(arg, value, ndim, exact=False)
+
+
+def _coerce_ints_exact(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...]:
+    return _int_tuple(arg, value, ndim, exact=True)
+
+
+def _coerce_padding(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...] | str:
+    if isinstance(value, str):
+        return _coerce_str(arg, value, ndim)
+    return _int_tuple(arg, value, ndim, exact=False)
+
+
+def _coerce_shape(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...]:
+    if _is_int(value):
+        return (int(value),)
+    if isinstance(value, (list, tuple)) and value and all(_is_int(v) for v in value):
+        return tuple(int(v) for v in value)
+    raise _bad(arg, value, "an integer or a non-empty list of integers")
+
+
+def _coerce_floats(arg: Arg, value: Any, ndim: int | None) -> float | tuple[float, ...]:
+    if _is_number(value):
+        return float(value)
+    if isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value):
+        return tuple(float(v) for v in value)
+    raise _bad(arg, value, "a number or a list of numbers")
+
+
+def _coerce_names(arg: Arg, value: Any, ndim: int | None) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _bad(arg, value, "a layer name or a list of layer names")
+
+
+def _coerce_any(arg: Arg, value: Any, ndim: int | None) -> Any:
+    return value
+
+
+_COERCERS: dict[str, Callable[[Arg, Any, int | None], Any]] = {
+    "int": _coerce_int,
+    "float": _coerce_float,
+    "bool": _coerce_bool,
+    "str": _coerce_str,
+    "ints": _coerce_ints,
+    "ints_exact": _coerce_ints_exact,
+    "padding": _coerce_padding,
+    "shape": _coerce_shape,
+    "floats": _coerce_floats,
+    "names": _coerce_names,
+    "any": _coerce_any,
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Receptive fields (Araujo, Norris & Sim, "Computing Receptive Fields of CNNs", Distill 2019)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AxisRF:
+    """Receptive field of a feature map along one input axis.
+
+    size:  extent in input pixels of the field of one output position (padding included)
+    jump:  distance in input pixels between neighbouring outputs (fractional after upsampling);
+           None once the field is global (after Flatten, a global pool, a Linear over everything)
+    start: centre of output index 0's field, in input coordinates (may be negative or half-integer)
+    """
+
+    size: Fraction
+    jump: Fraction | None
+    start: Fraction
+
+    @property
+    def is_global(self) -> bool:
+        return self.jump is None
+
+    def window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> "AxisRF":
+        """A sliding window (conv, pooling): each output sees `kernel` inputs `dilation` apart."""
+        if self.jump is None:
+            return self
+        span = dilation * (kernel - 1)
+        return AxisRF(
+            size=self.size + span * self.jump,
+            jump=self.jump * stride,
+            start=self.start + (Fraction(span, 2) - padding) * self.jump,
+        )
+
+    def transposed_window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> "AxisRF":
+        """A transposed conv: output o gathers inputs i with o = i*stride - padding + m*dilation."""
+        if self.jump is None:
+            return self
+        reach = dilation * (kernel - 1)
+        widest = 0
+        for residue in range(stride * dilation):  # the pattern of contributing inputs repeats with this period
+            taps = [(residue + padding - m * dilation) for m in range(kernel)]
+            inputs = [t // stride for t in taps if t % stride == 0]
+            if inputs:
+                widest = max(widest, max(inputs) - min(inputs))
+        return AxisRF(
+            size=self.size + widest * self.jump,
+            jump=self.jump / stride,
+            start=self.start + (Fraction(padding) - Fraction(reach, 2)) / stride * self.jump,
+        )
+
+    def globalised(self, extent: int) -> "AxisRF":
+        """Every output depends on every one of the `extent` positions of the incoming map."""
+        if self.jump is None:
+            return self
+        first = self.start - (self.size - 1) / 2
+        last = self.start + (extent - 1) * self.jump + (self.size - 1) / 2
+        return AxisRF(size=last - first + 1, jump=None, start=(first + last) / 2)
+
+    def union(self, other: "AxisRF") -> "AxisRF":
+        lo = min(self.start - (self.size - 1) / 2, other.start - (other.size - 1) / 2)
+        hi = max(self.start + (self.size - 1) / 2, other.start + (other.size - 1) / 2)
+        if self.jump is None or other.jump is None:
+            jump = None
+        else:
+            jump = max(self.jump, other.jump)
+        return AxisRF(size=hi - lo + 1, jump=jump, start=(lo + hi) / 2)
+
+
+RF = tuple[AxisRF, ...]
+
+
+def identity_rf(ndim: int) -> RF:
+    return tuple(AxisRF(Fraction(1), Fraction(1), Fraction(0)) for _ in range(ndim))
+
+
+# --------------------------------------------------------------------------------------------------
+# The layer base class and the registry
+# --------------------------------------------------------------------------------------------------
+
+REGISTRY: dict[str, type["Layer"]] = {}
+
+
+def register(cls: type["Layer"]) -> type["Layer"]:
+    key = cls.type_name.lower()
+    if key in REGISTRY:
+        raise RuntimeError(f"layer type {cls.type_name} registered twice")
+    REGISTRY[key] = cls
+    for alias in cls.aliases:
+        REGISTRY.setdefault(alias.lower(), cls)
+    return cls
+
+
+def lookup(type_name: str) -> type["Layer"]:
+    """The layer class for a type name (case-insensitive); LayerError with a did-you-mean otherwise."""
+    from convcalc import layers  # noqa: F401  (registers every family)
+
+    cls = REGISTRY.get(type_name.lower())
+    if cls is not None:
+        return cls
+    names = sorted({c.type_name for c in REGISTRY.values()})
+    close = difflib.get_close_matches(type_name, names, n=3, cutoff=0.5)
+    if not close:
+        lowered = {n.lower(): n for n in names}
+        close = [lowered[m] for m in difflib.get_close_matches(type_name.lower(), list(lowered), n=3, cutoff=0.5)]
+    hint = f"did you mean {' or '.join(close)}?" if close else "run `convcalc layers` to list the layer types"
+    raise LayerError(f"unknown layer type '{type_name}'", hint=hint, arg="type")
+
+
+def all_layer_types() -> list[type["Layer"]]:
+    from convcalc import layers  # noqa: F401
+
+    return sorted({cls for cls in REGISTRY.values()}, key=lambda c: (c.family, c.type_name))
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+class Layer:
+    """One node of a network: arguments checked and coerced, the output shape and every count derived.
+
+    Subclasses set the class attributes and override the rules they need; a rule that is not
+    overridden means "this layer contributes nothing" (0 params, 0 MACs, receptive field unchanged).
+    """
+
+    type_name: ClassVar[str]
+    family: ClassVar[str]
+    summary: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    args: ClassVar[tuple[Arg, ...]] = ()
+    ndim: ClassVar[int | None] = None  # spatial dims, for the families that have them
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    # The counting convention of this layer's `flops`, in words, for docs and `explain`.
+    flops_rule: ClassVar[str] = "0"
+
+    def __init__(self, raw_args: Mapping[str, Any], in_shapes: Sequence[Shape]) -> None:
+        self.values: dict[str, Any] = self.coerce_args(raw_args)
+        self.in_shapes: tuple[Shape, ...] = tuple(tuple(s) for s in in_shapes)
+        self._check_arity()
+        self.check()
+        self.out_shape: Shape = tuple(self.output_shape())
+
+    # -- arguments -------------------------------------------------------------------------------
+    @classmethod
+    def arg_names(cls) -> list[str]:
+        return [a.name for a in cls.args]
+
+    @classmethod
+    def coerce_args(cls, raw_args: Mapping[str, Any]) -> dict[str, Any]:
+        known = {a.name: a for a in cls.args}
+        for key in raw_args:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), list(known), n=1)
+                accepted = ", ".join(known) or "no arguments"
+                raise LayerError(
+                    f"{cls.type_name} has no argument '{key}'",
+                    hint=(f"did you mean '{close[0]}'? " if close else "") + f"{cls.type_name} takes: {accepted}",
+                    arg=str(key),
+                )
+        values: dict[str, Any] = {}
+        for arg in cls.args:
+            if arg.name in raw_args:
+                values[arg.name] = arg.coerce(raw_args[arg.name], cls.ndim)
+            elif arg.required:
+                raise LayerError(
+                    f"{cls.type_name} needs '{arg.name}'" + (f" ({arg.doc})" if arg.doc else ""),
+                    arg=arg.name,
+                )
+            elif arg.inferred:
+                values[arg.name] = None
+            else:
+                default = arg.default
+                values[arg.name] = arg.coerce(default, cls.ndim) if default is not None else None
+        return values
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def _check_arity(self) -> None:
+        n = len(self.in_shapes)
+        if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
+            if self.max_inputs == self.min_inputs:
+                expected = f"{self.min_inputs} input" + ("s" if self.min_inputs != 1 else "")
+            elif self.max_inputs is None:
+                expected = f"at least {self.min_inputs} inputs"
+            else:
+                expected = f"{self.min_inputs} to {self.max_inputs} inputs"
+            raise LayerError(f"{self.type_name} takes {expected}, got {n}", arg="inputs")
+
+    def infer(self, name: str, value: int, what: str) -> int:
+        """Fill an inferred argument, or insist that the one given agrees with the incoming shape."""
+        given = self.values.get(name)
+        if given is not None and given != value:
+            raise LayerError(
+                f"{name}={given} but the incoming shape {fmt_shape(self.in_shape)} has {value} {what}",
+                hint=f"drop '{name}' (convcalc infers it) or fix the layer before this one",
+                arg=name,
+            )
+        self.values[name] = value
+        return value
+
+    @property
+    def in_shape(self) -> Shape:
+        return self.in_shapes[0]
+
+    def resolved_args(self) -> dict[str, Any]:
+        """Every argument with its final value (inferred ones filled in), for reports and the builder."""
+        return dict(self.values)
+
+    # -- rules: subclasses override what applies ----------------------------------------------------
+    def check(self) -> None:
+        """Raise LayerError where PyTorch would raise, for these arguments and this input."""
+
+    def output_shape(self) -> Shape:
+        return self.in_shape
+
+    def params(self) -> int:
+        return 0
+
+    def buffers(self) -> int:
+        return 0
+
+    def macs(self) -> int:
+        return 0
+
+    def flops(self) -> int:
+        return 0
+
+    def fvcore_flops(self) -> int:
+        """What fvcore's FlopCountAnalysis counts for this layer (its conventions, not its defects)."""
+        return 0
+
+    def torch_flops(self) -> int:
+        """What torch.utils.flop_counter.FlopCounterMode counts for this layer."""
+        return 0
+
+    def fvcore_note(self) -> str | None:
+        """A known way in which real fvcore differs from `fvcore_flops` here, if any."""
+        return None
+
+    def rf(self, in_rfs: Sequence[RF]) -> RF:
+        """Receptive field after this layer; default: elementwise, unchanged."""
+        return in_rfs[0]
+
+    def ambiguity(self) -> dict[str, Any] | None:
+        """For strided layers: which input sizes give the same output (see conv and pool)."""
+        return None
+
+    def build(self) -> "torch.nn.Module":
+        raise NotImplementedError(f"{self.type_name} cannot be built in torch")
+
+    # -- helpers for subclasses ---------------------------------------------------------------------
+    def numel(self, shape: Shape | None = None) -> int:
+        return math.prod(self.out_shape if shape is None else shape)
+
+
+class Composite:
+    """A convenience type that expands into real layers once the incoming shape is known."""
+
+    type_name: ClassVar[str]
+    family: ClassVar[str] = "composite"
+    summary: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    args: ClassVar[tuple[Arg, ...]] = ()
+    ndim: ClassVar[int | None] = None
+
+    @classmethod
+    def expand(cls, raw_args: Mapping[str, Any], in_shape: Shape) -> list[tuple[str, str, dict[str, Any]]]:
+        """Return (suffix, type name, args) for each real layer, in order."""
+        raise NotImplementedError
+
+
+COMPOSITES: dict[str, type[Composite]] = {}
+
+
+def register_composite(cls: type[Composite]) -> type[Composite]:
+    COMPOSITES[cls.type_name.lower()] = cls
+    for alias in cls.aliases:
+        COMPOSITES[alias.lower()] = cls
+    return cls
+
