@@ -67,11 +67,12 @@ class SpecError(ConvcalcError, ValueError):
         return self.location.line
 
     def __str__(self) -> str:
-        where = str(self.location)
+        loc = self.location
+        where = str(loc) if (loc.file is not None or loc.line is not None) else ""
         who = ""
         if self.layer:
             who = f"layer '{self.layer}'" + (f" ({self.layer_type})" if self.layer_type else "") + ": "
-        text = f"{where}: {who}{self.message}"
+        text = f"{where + ': ' if where else ''}{who}{self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

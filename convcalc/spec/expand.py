@@ -103,11 +103,12 @@ class Expander:
         self.all_declared: set[str] = set()
         self.block_depth = 0
 
+    def _located(self, where: Location) -> Location:
+        return where if where.file is not None else Location(self.source, where.line, where.column)
+
     def error(self, message: str, where: Location, hint: str | None = None, layer: str | None = None,
               layer_type: str | None = None) -> SpecError:
-        if where.file is None and self.source is not None:
-            where = Location(self.source, where.line, where.column)
-        return SpecError(message, location=where, hint=hint, layer=layer, layer_type=layer_type)
+        return SpecError(message, location=self._located(where), hint=hint, layer=layer, layer_type=layer_type)
 
     # -- top level ----------------------------------------------------------------------------------
     def run(self) -> Spec:
@@ -325,8 +326,8 @@ class Expander:
         self._claim(scope, local, _where(original, "name") if "name" in original else where)
         self.entries.append(LayerEntry(
             name=full, type=layer_type, args=args, inputs=inputs,
-            location=Location(self.source, where.line, where.column) if where.line else Location(self.source),
-            arg_locations={k: Location(self.source, v.line, v.column) for k, v in arg_locations.items()},
+            location=self._located(where),
+            arg_locations={k: self._located(v) for k, v in arg_locations.items()},
             expect=self._subst(expect, env, _where(original, "expect"), full),
             expect_location=_where(original, "expect") if expect is not None else None,
         ))

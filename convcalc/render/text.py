@@ -1,0 +1,60 @@
+"""Plain-text renderers: JSON (the public contract), CSV (exact integers) and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Sequence
+
+from convcalc.analysis.core import TOTAL_KEYS, Analysis
+from convcalc.render.columns import Column, shape_text  # noqa: F401
+
+
+def render_json(analysis: Analysis) -> str:
+    return json.dumps(analysis.to_dict(), indent=2)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return "x".join("" if v is None else str(v) for v in value)
+    return value
+
+
+def render_csv(analysis: Analysis, columns: Sequence[Column]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.key for c in columns])
+    for report in analysis.layers:
+        writer.writerow([_csv_value(c.value(report)) for c in columns])
+    writer.writerow([
+        "total" if i == 0 else (analysis.totals[c.key] if c.key in TOTAL_KEYS else
+                                (_csv_value(analysis.output_shape) if c.key == "output_shape" else ""))
+        for i, c in enumerate(columns)
+    ])
+    return out.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(analysis: Analysis, columns: Sequence[Column]) -> str:
+    lines = [f"**{_md_escape(analysis.name)}** — input {shape_text(analysis.input_shape)}, "
+             f"output {shape_text(analysis.output_shape)}", ""]
+    lines.append("| " + " | ".join(c.header for c in columns) + " |")
+    lines.append("|" + "|".join("---:" if c.numeric else "---" for c in columns) + "|")
+    for report in analysis.layers:
+        lines.append("| " + " | ".join(_md_escape(c.text(c.value(report))) for c in columns) + " |")
+    total_cells = []
+    for i, c in enumerate(columns):
+        if i == 0:
+            total_cells.append("**total**")
+        elif c.key in TOTAL_KEYS:
+            total_cells.append(f"**{c.text(analysis.totals[c.key])}**")
+        elif c.key == "output_shape":
+            total_cells.append(shape_text(analysis.output_shape))
+        else:
+            total_cells.append("")
+    lines.append("| " + " | ".join(total_cells) + " |")
+    return "\n".join(lines) + "\n"
