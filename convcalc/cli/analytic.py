@@ -69,10 +69,14 @@ def _run(kind: str, sources: list[str] | None, arch: str | None, input_text: str
         sys.stdout.write(render_csv(analysis, columns))
     elif fmt is OutputFormat.markdown:
         sys.stdout.write(render_markdown(analysis, columns))
-    else:
+    elif sys.stdout.isatty() or state.force_rich:
         from convcalc.render.table import render_table
 
         render_table(analysis, columns, make_console(), quiet=state.quiet)
+    else:
+        from convcalc.render.text import render_plain
+
+        sys.stdout.write(render_plain(analysis, columns, quiet=state.quiet))
     failed = analysis.failed_expectations
     if failed:
         err = make_console(stderr=True)

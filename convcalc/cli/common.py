@@ -30,6 +30,7 @@ class GlobalState:
     no_color: bool = False
     quiet: bool = False
     debug: bool = False
+    force_rich: bool = False  # tests and `FORCE_COLOR` users may want the rich table on a pipe
 
 
 state = GlobalState()

@@ -58,6 +58,8 @@ class Arg:
       ints_exact -- like ints, but a list must have exactly one entry per spatial dim (conv kernel_size)
       padding  -- like ints, or one of the strings in `choices` ('same', 'valid')
       shape    -- an int or a list of ints of any length (LayerNorm's normalized_shape, Upsample size)
+      opt_ints -- an int, or a list of exactly one entry per spatial dim, each an int or null (adaptive
+                  pools' output_size, where null keeps that dim)
       floats   -- a number or a list of numbers (Upsample's scale_factor)
       names    -- a list of layer names (merge inputs); handled by the graph, not the layer
       any      -- passed through unchanged
@@ -151,6 +153,19 @@ def _coerce_padding(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...] |
     return _int_tuple(arg, value, ndim, exact=False)
 
 
+def _coerce_opt_ints(arg: Arg, value: Any, ndim: int | None) -> tuple[int | None, ...]:
+    if _is_int(value):
+        return (int(value),) * (ndim or 1)
+    if isinstance(value, (list, tuple)) and value and all(v is None or _is_int(v) for v in value):
+        if ndim is not None and len(value) != ndim:
+            raise LayerError(
+                f"'{arg.name}' must be an integer or a list of {ndim} entries (integers or null), got {list(value)}",
+                arg=arg.name,
+            )
+        return tuple(None if v is None else int(v) for v in value)
+    raise _bad(arg, value, "an integer or a list of integers (null keeps that dim)")
+
+
 def _coerce_shape(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...]:
     if _is_int(value):
         return (int(value),)
@@ -188,6 +203,7 @@ _COERCERS: dict[str, Callable[[Arg, Any, int | None], Any]] = {
     "ints_exact": _coerce_ints_exact,
     "padding": _coerce_padding,
     "shape": _coerce_shape,
+    "opt_ints": _coerce_opt_ints,
     "floats": _coerce_floats,
     "names": _coerce_names,
     "any": _coerce_any,

@@ -15,7 +15,7 @@ from convcalc.render.columns import Column, humanize, shape_text
 def render_table(analysis: Analysis, columns: Sequence[Column], console: Console, quiet: bool = False) -> None:
     title = None if quiet else f"{analysis.name} — input {shape_text(analysis.input_shape)}"
     table = Table(title=title, title_justify="left", show_footer=True, header_style="bold",
-                  footer_style="bold", pad_edge=False)
+                  footer_style="bold")
     for i, column in enumerate(columns):
         if i == 0:
             footer = "Total"

@@ -8,7 +8,7 @@ import json
 from typing import Any, Sequence
 
 from convcalc.analysis.core import TOTAL_KEYS, Analysis
-from convcalc.render.columns import Column, shape_text  # noqa: F401
+from convcalc.render.columns import Column, humanize, shape_text
 
 
 def render_json(analysis: Analysis) -> str:
@@ -58,3 +58,44 @@ def render_markdown(analysis: Analysis, columns: Sequence[Column]) -> str:
             total_cells.append("")
     lines.append("| " + " | ".join(total_cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def render_plain(analysis: Analysis, columns: Sequence[Column], quiet: bool = False) -> str:
+    """The table for pipes and files: aligned columns, no colour, no box drawing, one line per layer.
+
+    Terminals get the rich table; output that goes elsewhere is meant for grep/awk and starts fast
+    (rich's console is not imported).
+    """
+    header = [c.header for c in columns]
+    rows = [[c.text(c.value(r)) for c in columns] for r in analysis.layers]
+    totals = []
+    for i, c in enumerate(columns):
+        if i == 0:
+            totals.append("Total")
+        elif c.key in TOTAL_KEYS:
+            totals.append(c.text(analysis.totals[c.key]))
+        elif c.key == "output_shape":
+            totals.append(shape_text(analysis.output_shape))
+        else:
+            totals.append("")
+    table = [header, *rows, totals]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [cell.rjust(w) if col.numeric else cell.ljust(w) for cell, w, col in zip(cells, widths, columns)]
+        return "  ".join(parts).rstrip()
+
+    out = []
+    if not quiet:
+        out.append(f"{analysis.name} — input {shape_text(analysis.input_shape)}")
+    out.append(line(header))
+    out.append("  ".join("-" * w for w in widths))
+    out.extend(line(r) for r in rows)
+    out.append("  ".join("-" * w for w in widths))
+    out.append(line(totals))
+    if not quiet:
+        t = analysis.totals
+        out.append(f"params {humanize(t['params'])} ({t['params']:,})   MACs {humanize(t['macs'])} ({t['macs']:,})   "
+                   f"FLOPs {humanize(t['flops'])}   fvcore {humanize(t['fvcore_flops'])}   "
+                   f"FlopCounterMode {humanize(t['torch_flops'])}")
+    return "\n".join(out) + "\n"

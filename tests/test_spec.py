@@ -1,0 +1,208 @@
+"""The spec format: blocks, repeats, variables, names, inputs, and the errors for malformed specs."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import convcalc
+from convcalc import SpecError
+from convcalc.spec.expand import load_spec
+from convcalc.spec.expr import ExprError, evaluate, make_divisible, substitute
+
+
+def spec(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def names(text: str) -> list[str]:
+    return [e.name for e in load_spec(spec(text)).layers]
+
+
+def test_sequential_layers_get_stable_automatic_names() -> None:
+    got = names("""
+        input: [1, 3, 8, 8]
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 3}
+          - {type: conv2d, out_channels: 4, kernel_size: 3}
+          - {type: Conv2d, out_channels: 4, kernel_size: 1, name: head}
+    """)
+    assert got == ["conv2d_1", "conv2d_2", "head"]
+
+
+def test_auto_names_never_collide_with_user_names() -> None:
+    got = names("""
+        input: [1, 3, 8, 8]
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 1}
+          - {type: Conv2d, out_channels: 4, kernel_size: 1, name: conv2d_2}
+          - {type: Conv2d, out_channels: 4, kernel_size: 1}
+    """)
+    assert got == ["conv2d_1", "conv2d_2", "conv2d_3"]
+
+
+def test_inputs_prev_and_input_resolve() -> None:
+    loaded = load_spec(spec("""
+        input: [1, 3, 8, 8]
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 1, name: a}
+          - {type: Conv2d, out_channels: 4, kernel_size: 1, name: b, inputs: [input]}
+          - {type: Conv2d, out_channels: 4, kernel_size: 1, name: c, inputs: [a]}
+          - {type: Conv2d, out_channels: 4, kernel_size: 1, name: d, inputs: prev}
+    """))
+    assert [e.inputs for e in loaded.layers] == [("input",), ("input",), ("a",), ("c",)]
+
+
+def test_block_with_params_repeat_first_and_scoped_names() -> None:
+    loaded = load_spec(spec("""
+        input: [1, 3, 16, 16]
+        blocks:
+          unit:
+            params: {c: null, s: 1}
+            layers:
+              - {type: Conv2d, out_channels: $c, kernel_size: 3, stride: $s, padding: 1, name: conv}
+              - {type: Conv2d, out_channels: "${c * 2}", kernel_size: 1, name: expand}
+        layers:
+          - {block: unit, c: 4, repeat: 3, first: {s: 2}, name: stage}
+          - {type: Conv2d, out_channels: 1, kernel_size: 1, inputs: [stage.0], name: tap}
+          - {type: Conv2d, out_channels: 1, kernel_size: 1, inputs: [stage], name: last}
+    """))
+    by_name = {e.name: e for e in loaded.layers}
+    assert list(by_name)[:6] == ["stage.0.conv", "stage.0.expand", "stage.1.conv", "stage.1.expand",
+                                 "stage.2.conv", "stage.2.expand"]
+    assert by_name["stage.0.conv"].args["stride"] == 2
+    assert by_name["stage.1.conv"].args["stride"] == 1
+    assert by_name["stage.1.expand"].args["out_channels"] == 8
+    assert by_name["stage.1.conv"].inputs == ("stage.0.expand",)
+    assert by_name["tap"].inputs == ("stage.0.expand",)
+    assert by_name["last"].inputs == ("stage.2.expand",)
+
+
+def test_block_input_reference_and_when() -> None:
+    loaded = load_spec(spec("""
+        input: [1, 4, 8, 8]
+        blocks:
+          res:
+            params: {proj: false}
+            layers:
+              - {type: Conv2d, out_channels: 4, kernel_size: 3, padding: 1, name: body}
+              - {type: Conv2d, out_channels: 4, kernel_size: 1, inputs: [input], name: short, when: $proj}
+              - {type: Conv2d, out_channels: 4, kernel_size: 1, inputs: ["${'short' if proj else 'input'}"], name: out}
+        layers:
+          - {type: Conv2d, out_channels: 4, kernel_size: 1, name: stem}
+          - {block: res, name: r1}
+          - {block: res, proj: true, name: r2}
+    """))
+    by_name = {e.name: e for e in loaded.layers}
+    assert "r1.short" not in by_name
+    assert by_name["r1.out"].inputs == ("stem",)
+    assert by_name["r2.short"].inputs == ("r1.out",)
+    assert by_name["r2.out"].inputs == ("r2.short",)
+
+
+def test_spec_params_and_overrides() -> None:
+    text = spec("""
+        params: {width: 8, res: 16}
+        input: [1, 3, $res, $res]
+        layers:
+          - {type: Conv2d, out_channels: "${int(width * 1.5)}", kernel_size: 3}
+    """)
+    assert convcalc.analyze(text).output_shape == (1, 12, 14, 14)
+    assert convcalc.analyze(text, params={"width": 4, "res": 10}).output_shape == (1, 6, 8, 8)
+    with pytest.raises(SpecError, match="no parameter 'depth'"):
+        convcalc.analyze(text, params={"depth": 3})
+
+
+def test_input_shape_override() -> None:
+    text = spec("""
+        input: [1, 3, 32, 32]
+        layers: [{type: Conv2d, out_channels: 2, kernel_size: 3}]
+    """)
+    assert convcalc.analyze(text, input_shape=(2, 3, 10, 12)).output_shape == (2, 2, 8, 10)
+
+
+def test_mapping_and_file_sources(tmp_path) -> None:
+    mapping = {"input": [1, 3, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 3}]}
+    assert convcalc.analyze(mapping).output_shape == (1, 2, 6, 6)
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3}\n")
+    assert convcalc.analyze(path).output_shape == (1, 2, 6, 6)
+    assert convcalc.analyze(str(path)).name == "net"
+
+
+def test_yaml_reads_exponent_floats_as_numbers() -> None:
+    loaded = load_spec("input: [1, 3, 8, 8]\nlayers:\n  - {type: BatchNorm2d, eps: 1e-3}\n")
+    assert loaded.layers[0].args["eps"] == pytest.approx(1e-3)
+
+
+def test_expressions_are_safe_and_useful() -> None:
+    assert evaluate("c * 4 // 2", {"c": 6}) == 12
+    assert evaluate("2 if i == 0 else 1", {"i": 0}) == 2
+    assert evaluate("make_divisible(32 * 0.75, 8)", {}) == 24
+    assert substitute("layer${i}", {"i": 3}) == "layer3"
+    assert substitute(["$a", "${a+1}"], {"a": 1}) == [1, 2]
+    for bad in ("__import__('os')", "c.__class__", "open('x')", "[x for x in y]", "lambda: 1"):
+        with pytest.raises(ExprError):
+            evaluate(bad, {"c": 1, "y": [1]})
+    assert make_divisible(37.5, 8) == 40
+    assert make_divisible(4, 8) == 8
+
+
+# -- malformed specs: one clear message, with file:line, layer and hint ------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: [3, 3}\n", 3, "invalid YAML"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Cnv2d, out_channels: 4, kernel_size: 3}\n", 3, "did you mean Conv2d"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4}\n", 3, "needs 'kernel_size'"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3, strde: 2}\n", 3,
+         "did you mean 'stride'"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - type: Conv2d\n    out_channels: 4\n    kernel_size: three\n", 5,
+         "must be an integer"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\n"
+         "  - {type: Conv2d, out_channels: 4, kernel_size: 1, inputs: [conv2d_7]}\n", 4, "not a layer defined above"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 1, inputs: [b], name: a}\n"
+         "  - {type: Conv2d, out_channels: 4, kernel_size: 1, inputs: [a], name: b}\n", 3, "defined later"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 1, name: a}\n"
+         "  - {type: Conv2d, out_channels: 4, kernel_size: 1, name: a}\n", 4, "used twice"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, in_channels: 5, out_channels: 4, kernel_size: 1}\n", 3,
+         "in_channels=5"),
+        ("input: [1, 3, 8, 8]\nlayrs: []\n", 2, "did you mean 'layers'"),
+        ("input: [2, 3]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 1}\n", 3, "expected 3D"),
+        ("input: [1, 3, 8, 8]\nlayers:\n  - {block: nope}\n", 3, "unknown block"),
+        ("input: [1, 3, 8, 8]\ninput: [1, 3, 8, 8]\nlayers: []\n", 2, "duplicate key"),
+        ("input: [1, 3, 0, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 1}\n", 1, "positive"),
+    ],
+)
+def test_malformed_specs_name_line_and_layer(tmp_path, text: str, line: int, fragment: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        convcalc.analyze(path)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert err.file == str(path)
+    assert err.line == line, str(err)
+    assert fragment in str(err)
+    assert str(path) in str(err)
+
+
+def test_layer_errors_carry_layer_name_and_hint() -> None:
+    with pytest.raises(SpecError) as info:
+        convcalc.analyze("input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3, "
+                         "groups: 2, name: grouped}\n")
+    assert info.value.layer == "grouped"
+    assert info.value.layer_type == "Conv2d"
+    assert info.value.hint and "groups must divide 3" in info.value.hint
+
+
+def test_huge_inputs_and_long_specs_are_exact() -> None:
+    result = convcalc.analyze({"input": [1, 3, 100000, 100000],
+                               "layers": [{"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}]})
+    assert result.totals["macs"] == 100000 * 100000 * 64 * 27
+    layers = [{"type": "Conv2d", "out_channels": 4, "kernel_size": 1}] * 10000
+    long = convcalc.analyze({"input": [1, 4, 8, 8], "layers": layers})
+    assert len(long.layers) == 10000
+    assert long.totals["params"] == 10000 * (16 + 4)
