@@ -6,12 +6,14 @@ torch at module level, so `convcalc shape` starts fast.
 
 from __future__ import annotations
 
-from convcalc.cli.app import app
+import sys
+
+from convcalc.cli.app import app, single_command_app
 from convcalc.cli import analytic  # noqa: F401,E402  (registers commands)
 
 
 def main() -> None:
-    app()
+    (single_command_app(sys.argv[1:]) or app)()
 
 
 __all__ = ["app", "main"]

@@ -30,7 +30,8 @@ class GlobalState:
     no_color: bool = False
     quiet: bool = False
     debug: bool = False
-    force_rich: bool = False  # tests and `FORCE_COLOR` users may want the rich table on a pipe
+    # the rich table even on a pipe, for those who set FORCE_COLOR (rich's own convention)
+    force_rich: bool = bool(os.environ.get("FORCE_COLOR"))
 
 
 state = GlobalState()
