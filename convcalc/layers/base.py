@@ -216,6 +216,27 @@ _COERCERS: dict[str, Callable[[Arg, Any, int | None], Any]] = {
 
 
 @dataclass(frozen=True)
+class Formula:
+    """One line of a layer's arithmetic for `convcalc explain`: the rule in symbols, then with the numbers.
+
+    `numbers` is an expression of + - * / ( ) floor() ceil() over integers that evaluates (in exact
+    fractions) to `value`; tests evaluate it, so an explanation cannot drift from the rule applied.
+    """
+
+    topic: str
+    rule: str
+    numbers: str
+    value: int | Fraction
+
+
+def fnum(value: int | Fraction) -> str:
+    """A number inside a `Formula.numbers` expression: 7, (-3), (1/2)."""
+    value = Fraction(value)
+    text = str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return text if (value.denominator == 1 and value >= 0) else f"({text})"
+
+
+@dataclass(frozen=True)
 class AxisRF:
     """Receptive field of a feature map along one input axis.
 
@@ -268,6 +289,36 @@ class AxisRF:
         first = self.start - (self.size - 1) / 2
         last = self.start + (extent - 1) * self.jump + (self.size - 1) / 2
         return AxisRF(size=last - first + 1, jump=None, start=(first + last) / 2)
+
+    def window_formulas(self, label: str, kernel: int, stride: int, padding: int, dilation: int = 1) -> list[Formula]:
+        """`window`'s recurrence written out (Araujo et al.: r += d(k-1)j, j *= s, start += (d(k-1)/2 - p)j)."""
+        if self.jump is None:
+            return []
+        after = self.window(kernel, stride, padding, dilation)
+        j = fnum(self.jump)
+        return [
+            Formula(f"RF size ({label})", "r_out = r_in + d*(k-1)*j_in",
+                    f"{fnum(self.size)} + {dilation}*({kernel}-1)*{j}", after.size),
+            Formula(f"jump ({label})", "j_out = j_in*s", f"{j}*{stride}", after.jump),  # type: ignore[arg-type]
+            Formula(f"RF start ({label})", "start_out = start_in + (d*(k-1)/2 - p)*j_in",
+                    f"{fnum(self.start)} + ({dilation}*({kernel}-1)/2 - {padding})*{j}", after.start),
+        ]
+
+    def transposed_window_formulas(self, label: str, kernel: int, stride: int, padding: int,
+                                   dilation: int = 1) -> list[Formula]:
+        """`transposed_window`'s recurrence written out."""
+        if self.jump is None:
+            return []
+        after = self.transposed_window(kernel, stride, padding, dilation)
+        j = fnum(self.jump)
+        widest = (after.size - self.size) / self.jump
+        return [
+            Formula(f"RF size ({label})", "r_out = r_in + w*j_in (w: widest span of inputs feeding one output)",
+                    f"{fnum(self.size)} + {fnum(widest)}*{j}", after.size),
+            Formula(f"jump ({label})", "j_out = j_in/s", f"{j}/{stride}", after.jump),  # type: ignore[arg-type]
+            Formula(f"RF start ({label})", "start_out = start_in + (p - d*(k-1)/2)/s*j_in",
+                    f"{fnum(self.start)} + ({padding} - {dilation}*({kernel}-1)/2)/{stride}*{j}", after.start),
+        ]
 
     def union(self, other: "AxisRF") -> "AxisRF":
         lo = min(self.start - (self.size - 1) / 2, other.start - (other.size - 1) / 2)
@@ -329,6 +380,12 @@ def fmt_shape(shape: Sequence[int]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
+def axis_label(ndim: int, axis: int) -> str:
+    """The conventional name of a spatial dim: L; H, W; D, H, W."""
+    names = {1: "L", 2: "HW", 3: "DHW"}.get(ndim)
+    return names[axis] if names else str(axis)
+
+
 class Layer:
     """One node of a network: arguments checked and coerced, the output shape and every count derived.
 
@@ -347,9 +404,10 @@ class Layer:
     # The counting convention of this layer's `flops`, in words, for docs and `explain`.
     flops_rule: ClassVar[str] = "0"
 
-    def __init__(self, raw_args: Mapping[str, Any], in_shapes: Sequence[Shape]) -> None:
+    def __init__(self, raw_args: Mapping[str, Any], in_shapes: Sequence[Shape], in_names: Sequence[str] = ()) -> None:
         self.values: dict[str, Any] = self.coerce_args(raw_args)
         self.in_shapes: tuple[Shape, ...] = tuple(tuple(s) for s in in_shapes)
+        self.in_names: tuple[str, ...] = tuple(in_names)  # the input layers' names, for error messages
         self._check_arity()
         self.check()
         self.out_shape: Shape = tuple(self.output_shape())
@@ -458,6 +516,13 @@ class Layer:
     def rf(self, in_rfs: Sequence[RF]) -> RF:
         """Receptive field after this layer; default: elementwise, unchanged."""
         return in_rfs[0]
+
+    def formulas(self, in_rfs: Sequence[RF]) -> list[Formula]:
+        """The arithmetic behind this layer's shape, params, MACs and receptive field, for `explain`.
+
+        Empty by default: `explain` then shows the numbers without a written-out rule.
+        """
+        return []
 
     def ambiguity(self) -> dict[str, Any] | None:
         """For strided layers: which input sizes give the same output (see conv and pool)."""

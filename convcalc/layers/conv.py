@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import RF, Arg, Layer, Shape, register
+from convcalc.layers.base import RF, Arg, Formula, Layer, Shape, axis_label, register
 from convcalc.layers.window import dims_str, equivalent_inputs, spatial_split
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,8 +63,9 @@ class _ConvBase(Layer):
                 f"out_channels ({self.out_channels}) must be divisible by groups ({groups})",
                 hint=_divisor_hint(self.out_channels, groups), arg="groups",
             )
-        if self.out_channels < 0:
-            raise LayerError(f"out_channels must not be negative, got {self.out_channels}", arg="out_channels")
+        if self.out_channels <= 0:
+            # 0 is accepted by the constructor, but every forward rejects the empty weight
+            raise LayerError(f"out_channels must be positive, got {self.out_channels}", arg="out_channels")
         if any(k <= 0 for k in self.kernel_size):
             raise LayerError(
                 f"kernel size should be greater than zero, got kernel_size={list(self.kernel_size)}",
@@ -84,9 +85,12 @@ class _ConvBase(Layer):
             raise LayerError(f"negative padding is not supported, got padding={list(self.padding)}", arg="padding")
         if any(s <= 0 for s in self.stride):
             raise LayerError(f"non-positive stride is not supported, got stride={list(self.stride)}", arg="stride")
-        if any(d <= 0 for d in self.dilation):
+        if any(d <= 0 for d in self.dilation) and not self._zero_dilation_allowed():
             raise LayerError(f"dilation should be greater than zero, got dilation={list(self.dilation)}",
                              arg="dilation")
+
+    def _zero_dilation_allowed(self) -> bool:
+        return False
 
     def weight_numel(self) -> int:
         in_c, out_c, g = self.in_channels, self.out_channels, self.groups
@@ -117,6 +121,41 @@ class _ConvBase(Layer):
 
     def pads_lr(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         raise NotImplementedError
+
+    def _count_formulas(self) -> list[Formula]:
+        """Params, MACs and FLOPs written out (shared by conv and transposed conv)."""
+        in_c, out_c, g = self.in_channels, self.out_channels, self.groups
+        kernel = "*".join(map(str, self.kernel_size))
+        if self.transposed:
+            rule = "in_channels * (out_channels/groups) * prod(kernel_size)"
+            numbers = f"{in_c}*({out_c}/{g})*{kernel}"
+            where = "N * prod(input spatial) * weight (each input element is scattered through the kernel)"
+            positions = self.spatial_in
+        else:
+            rule = "out_channels * (in_channels/groups) * prod(kernel_size)"
+            numbers = f"{out_c}*({in_c}/{g})*{kernel}"
+            where = "N * prod(output spatial) * weight (one multiply-add per weight per output position)"
+            positions = self.out_shape[-(self.ndim or 0):]
+        weight = self.weight_numel()
+        bias = out_c if self.bias else 0
+        lines = [
+            Formula("weight params", rule, numbers, weight),
+            Formula("bias params", "out_channels" if self.bias else "0 (bias=False)", str(bias), bias),
+            Formula("params", "weight + bias", f"{weight} + {bias}", self.params()),
+            Formula("MACs", where, f"{self.batch}*{'*'.join(map(str, positions))}*{weight}", self.macs()),
+        ]
+        if self.bias:
+            lines.append(Formula("FLOPs", "2*MACs + one bias add per output element",
+                                 f"2*{self.macs()} + {self.numel()}", self.flops()))
+        else:
+            lines.append(Formula("FLOPs", "2*MACs", f"2*{self.macs()}", self.flops()))
+        return lines
+
+
+def _nearest_changes_hint(layer: Layer, axis: int, target: int) -> str:
+    from convcalc.understand.transpose import nearest_changes_hint  # searches variants of this layer
+
+    return nearest_changes_hint(layer, axis, target)
 
 
 def _divisor_hint(channels: int, groups: int) -> str:
@@ -173,6 +212,13 @@ class _ConvNd(_ConvBase):
             if n + lo + hi <= 0:
                 raise LayerError(f"padding ({lo}, {hi}) leaves no input in spatial dim {i}", arg="padding")
 
+    def fvcore_note(self) -> str | None:
+        # with another padding_mode torch pads explicitly and convolves with padding 0, which fvcore counts
+        if isinstance(self.padding, str) and self.padding_mode == "zeros":
+            return (f"real fvcore counts 0 for padding='{self.padding}': torch runs it as "
+                    "aten::_convolution_mode, which fvcore has no handle for")
+        return None
+
     def pads_lr(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if self.padding == "valid":
             zero = (0,) * (self.ndim or 0)
@@ -202,6 +248,23 @@ class _ConvNd(_ConvBase):
             axis.window(k, s, p, d)
             for axis, k, s, p, d in zip(in_rfs[0], self.kernel_size, self.stride, left, self.dilation)
         )
+
+    def formulas(self, in_rfs: Sequence[RF]) -> list[Formula]:
+        nd = self.ndim or 0
+        left, right = self.pads_lr()
+        lines = []
+        for i, n in enumerate(self.spatial_in):
+            k, st, d, lo, hi = self.kernel_size[i], self.stride[i], self.dilation[i], left[i], right[i]
+            if lo == hi:
+                rule, pads = "floor((n + 2*p - d*(k-1) - 1)/s) + 1", f"2*{lo}"
+            else:
+                rule, pads = "floor((n + p_left + p_right - d*(k-1) - 1)/s) + 1", f"{lo} + {hi}"
+            lines.append(Formula(f"output size ({axis_label(nd, i)})", rule,
+                                 f"floor(({n} + {pads} - {d}*({k}-1) - 1)/{st}) + 1", self.out_size(i, n) or 0))
+        for i, axis in enumerate(in_rfs[0] if in_rfs else ()):
+            lines += axis.window_formulas(axis_label(nd, i), self.kernel_size[i], self.stride[i], left[i],
+                                          self.dilation[i])
+        return lines + self._count_formulas()
 
     def ambiguity(self) -> dict[str, Any] | None:
         if all(s == 1 for s in self.stride):
@@ -252,12 +315,37 @@ class _ConvTransposeNd(_ConvBase):
                     hint=f"in spatial dim {i} output_padding may be 0..{valid}", arg="output_padding",
                 )
         outs = [self.out_size(i, n) for i, n in enumerate(self.spatial_in)]
-        if any(o <= 0 for o in outs):
+        # the native kernels need an output of at least 1; oneDNN's deconvolution accepts an empty one
+        if any(o < (0 if self.uses_mkldnn() else 1) for o in outs):
             raise LayerError(
                 f"Given input size per channel: ({dims_str(self.spatial_in)}). Calculated output size per "
                 f"channel: ({dims_str(outs)}). Output size is too small",
                 hint="reduce padding, or increase kernel_size, stride or dilation", arg="padding",
             )
+
+    def uses_mkldnn(self) -> bool:
+        """Whether ATen runs this transposed conv with oneDNN rather than its native kernels.
+
+        ConvParams::use_mkldnn for a float32 CPU input in a multi-threaded torch (the default on a
+        multi-core machine); 1D convolutions run as 2D ones of height 1. The two backends differ only
+        on degenerate layers: an empty output, or a dilation of 0.
+        """
+        if any(op >= s for op, s in zip(self.output_padding, self.stride)):
+            return False  # oneDNN cannot pad the output by a stride or more: the native kernel runs
+        dims, kernel = list(self.spatial_in), list(self.kernel_size)
+        if self.ndim == 1:
+            dims, kernel = [1] + dims, [1] + kernel
+        n = self.batch
+        return (self.groups > 1 or (kernel[-1] > 3 and kernel[-2] > 3) or n > 1
+                or n * self.in_channels * dims[0] * dims[1] > 20480)
+
+    def _zero_dilation_allowed(self) -> bool:
+        # oneDNN's 1D/2D deconvolution (measured) accepts dilation 0 along a dim where the taps cannot
+        # collide: a one-tap kernel, or a single input position with the kernel no longer than the stride
+        return ((self.ndim or 0) < 3 and all(d >= 0 for d in self.dilation) and self.uses_mkldnn()
+                and all(k == 1 or (n == 1 and k <= s)
+                        for k, d, n, s in zip(self.kernel_size, self.dilation, self.spatial_in, self.stride)
+                        if d == 0))
 
     def out_size(self, axis: int, n: int, output_padding: int | None = None) -> int:
         k, s, d, p = self.kernel_size[axis], self.stride[axis], self.dilation[axis], self.padding[axis]
@@ -277,14 +365,19 @@ class _ConvTransposeNd(_ConvBase):
             raise LayerError(f"output_size needs at least {ndim} sizes", arg="output_size")
         solved = []
         for i, (n, want) in enumerate(zip(self.spatial_in, target)):
-            reachable = {self.out_size(i, n, op): op for op in self.valid_output_paddings(i)}
+            # forward(output_size=) picks output_padding below the stride only, even where the
+            # constructor accepts up to max(stride, dilation) - 1; follow forward, as the spec promises.
+            reachable = {self.out_size(i, n, op): op for op in range(self.stride[i])}
             if want not in reachable:
                 sizes = sorted(reachable)
+                wider = {self.out_size(i, n, op): op for op in self.valid_output_paddings(i)}
+                extra = (f"PyTorch's forward(output_size=) cannot reach it, but an explicit "
+                         f"output_padding={wider[want]} in this dim can; " if want in wider else "")
                 raise LayerError(
                     f"no output_padding reaches size {want} in spatial dim {i}: from {n} this layer reaches "
                     f"{', '.join(map(str, sizes))}",
-                    hint=f"output_padding can be 0..{max(self.valid_output_paddings(i))}; change padding, "
-                    "stride or kernel_size, or crop/pad the other branch",
+                    hint=extra + f"output_size can choose output_padding 0..{self.stride[i] - 1}; "
+                    + _nearest_changes_hint(self, i, want),
                     arg="output_size",
                 )
             solved.append(reachable[want])
@@ -310,6 +403,20 @@ class _ConvTransposeNd(_ConvBase):
             axis.transposed_window(k, s, p, d)
             for axis, k, s, p, d in zip(in_rfs[0], self.kernel_size, self.stride, self.padding, self.dilation)
         )
+
+    def formulas(self, in_rfs: Sequence[RF]) -> list[Formula]:
+        nd = self.ndim or 0
+        lines = []
+        for i, n in enumerate(self.spatial_in):
+            k, st, d, p, op = (self.kernel_size[i], self.stride[i], self.dilation[i], self.padding[i],
+                               self.output_padding[i])
+            lines.append(Formula(f"output size ({axis_label(nd, i)})",
+                                 "(n - 1)*s - 2*p + d*(k-1) + output_padding + 1",
+                                 f"({n} - 1)*{st} - 2*{p} + {d}*({k}-1) + {op} + 1", self.out_size(i, n)))
+        for i, axis in enumerate(in_rfs[0] if in_rfs else ()):
+            lines += axis.transposed_window_formulas(axis_label(nd, i), self.kernel_size[i], self.stride[i],
+                                                     self.padding[i], self.dilation[i])
+        return lines + self._count_formulas()
 
     def ambiguity(self) -> dict[str, Any] | None:
         choices = []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import Shape
+from convcalc.layers.base import AxisRF, Shape
 
 
 def spatial_split(layer_name: str, op_name: str, ndim: int, shape: Shape) -> tuple[Shape, int, Shape]:
@@ -43,3 +43,36 @@ def equivalent_inputs(out_size_of: Callable[[int], int | None], in_size: int, re
         if hi - in_size > reach:
             break
     return lo, hi
+
+
+def spatial_index(rank: int, n_axes: int, dim: int) -> int | None:
+    """The receptive-field axis that tensor dim `dim` is, or None for a non-spatial dim.
+
+    The network input is [N, C, *spatial] and every layer keeps its spatial dims last, so the axes of a
+    receptive field are the trailing dims. (After a rank-reducing Flatten the field is already global.)
+    """
+    axis = dim - (rank - n_axes)
+    return axis if 0 <= axis < n_axes and dim >= 1 else None
+
+
+def globalise_dims(rf: Sequence[AxisRF], shape: Shape, dims: Iterable[int]) -> tuple[AxisRF, ...]:
+    """Mark the axes behind tensor dims `dims` as global: every output reads all of them."""
+    axes = list(rf)
+    for dim in dims:
+        axis = spatial_index(len(shape), len(axes), dim)
+        if axis is not None:
+            axes[axis] = axes[axis].globalised(shape[dim])
+    return tuple(axes)
+
+
+def globalise_all(rf: Sequence[AxisRF], shape: Shape) -> tuple[AxisRF, ...]:
+    return globalise_dims(rf, shape, range(len(shape)))
+
+
+def normalize_dim(dim: int, rank: int, arg: str = "dim") -> int:
+    """PyTorch's dim wrapping, with its IndexError turned into a LayerError."""
+    lo, hi = -max(rank, 1), max(rank, 1) - 1
+    if not lo <= dim <= hi:
+        raise LayerError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})",
+                         hint=f"the input has {rank} dims", arg=arg)
+    return dim % max(rank, 1)

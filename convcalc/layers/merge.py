@@ -1,0 +1,229 @@
+"""Graph layers with several inputs: Add (residuals), Concat (dense/U-Net joins) and Crop (U-Net's crop).
+
+These have no torch.nn class; `build()` returns the small modules of convcalc.torch_backend.modules,
+whose forward takes the inputs positionally. Receptive field: the union of the inputs' fields.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from convcalc.errors import LayerError
+from convcalc.layers.base import RF, Arg, AxisRF, Layer, Shape, fmt_shape, register
+from convcalc.layers.window import globalise_dims, normalize_dim, spatial_index
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+def _input_label(layer: Layer, index: int) -> str:
+    names = getattr(layer, "in_names", None) or ()
+    if index < len(names):
+        return f"'{names[index]}' {fmt_shape(layer.in_shapes[index])}"
+    return f"input {index + 1} {fmt_shape(layer.in_shapes[index])}"
+
+
+def union_rf(in_rfs: Sequence[RF], in_shapes: Sequence[Shape], out_shape: Shape) -> RF:
+    """The union of the inputs' fields, axis by axis.
+
+    An input that reaches an output dim by broadcasting (its size 1 against a larger output), or that has
+    no such dim, is read at the same place by every output: along that axis it counts as global.
+    """
+    n_axes = len(in_rfs[0])
+    rank = len(out_shape)
+    axes: list[AxisRF | None] = [None] * n_axes
+    for rf, shape in zip(in_rfs, in_shapes):
+        if len(rf) != n_axes:
+            continue
+        for dim in range(rank):
+            axis = spatial_index(rank, n_axes, dim)
+            if axis is None:
+                continue
+            in_dim = dim - (rank - len(shape))
+            field = rf[axis]
+            if in_dim < 0 or (shape[in_dim] == 1 and out_shape[dim] != 1):
+                field = field.globalised(shape[in_dim] if in_dim >= 0 else 1)
+            axes[axis] = field if axes[axis] is None else axes[axis].union(field)  # type: ignore[union-attr]
+    return tuple(a if a is not None else in_rfs[0][i] for i, a in enumerate(axes))
+
+
+@register
+class Add(Layer):
+    type_name = "Add"
+    family = "merge"
+    summary = "elementwise sum of 2+ inputs with torch broadcasting (residual connections)"
+    flops_rule = "(inputs - 1) additions per output element"
+    min_inputs = 2
+    max_inputs = None
+
+    def output_shape(self) -> Shape:
+        rank = max(len(s) for s in self.in_shapes)
+        out = [1] * rank
+        owner = [0] * rank  # which input set each output dim, for the error message
+        for index, shape in enumerate(self.in_shapes):
+            padded = (1,) * (rank - len(shape)) + tuple(shape)
+            for dim, size in enumerate(padded):
+                if size == out[dim] or size == 1:
+                    continue
+                if out[dim] == 1:
+                    out[dim], owner[dim] = size, index
+                    continue
+                first = owner[dim]
+                raise LayerError(
+                    f"The size of tensor a ({out[dim]}) must match the size of tensor b ({size}) at non-singleton "
+                    f"dimension {dim}: {_input_label(self, first)} and {_input_label(self, index)} cannot be added",
+                    hint=_merge_hint(self.in_shapes[first], shape, dim), arg="inputs")
+        return tuple(out)
+
+    def check(self) -> None:
+        self.output_shape()
+
+    def flops(self) -> int:
+        return (len(self.in_shapes) - 1) * self.numel()
+
+    def rf(self, in_rfs: Sequence[RF]) -> RF:
+        return union_rf(in_rfs, self.in_shapes, self.out_shape)
+
+    def build(self) -> "torch.nn.Module":
+        from convcalc.torch_backend.modules import Add as AddModule
+
+        return AddModule()
+
+
+def _merge_hint(a: Shape, b: Shape, dim: int) -> str:
+    rank = max(len(a), len(b))
+    if dim >= 2 and len(a) == len(b) == rank:
+        return ("the spatial sizes differ: add a Crop (inputs: [bigger, smaller]) to the larger branch, pad the "
+                "smaller one, or - when one branch comes from a ConvTranspose - set its output_padding "
+                "(or output_size) so both sides agree")
+    if dim == 1 and len(a) == len(b):
+        return "the channel counts differ: project one branch with a 1x1 convolution (a downsample shortcut)"
+    return "the shapes must be equal, or 1 where they differ (broadcasting)"
+
+
+@register
+class Concat(Layer):
+    type_name = "Concat"
+    family = "merge"
+    aliases = ("Cat",)
+    summary = "concatenation of 2+ inputs along `dim` (torch.cat)"
+    min_inputs = 2
+    max_inputs = None
+    args = (Arg("dim", "int", 1, doc="the dim to join along (negative counts from the end)"),)
+
+    def _axis(self) -> int:
+        ranks = {len(s) for s in self.in_shapes}
+        if len(ranks) > 1:
+            first = self.in_shapes[0]
+            other = next(i for i, s in enumerate(self.in_shapes) if len(s) != len(first))
+            raise LayerError(
+                f"Tensors must have same number of dimensions: got {len(first)} and {len(self.in_shapes[other])} "
+                f"({_input_label(self, 0)} and {_input_label(self, other)})", arg="inputs")
+        return normalize_dim(self.dim, len(self.in_shapes[0]))
+
+    def check(self) -> None:
+        axis = self._axis()
+        first = self.in_shapes[0]
+        for index, shape in enumerate(self.in_shapes[1:], start=1):
+            for dim, (a, b) in enumerate(zip(first, shape)):
+                if dim != axis and a != b:
+                    raise LayerError(
+                        f"Sizes of tensors must match except in dimension {axis}: {_input_label(self, 0)} and "
+                        f"{_input_label(self, index)} differ in dim {dim} ({a} vs {b})",
+                        hint=_merge_hint(first, shape, dim), arg="inputs")
+
+    def output_shape(self) -> Shape:
+        axis = self._axis()
+        out = list(self.in_shapes[0])
+        out[axis] = sum(s[axis] for s in self.in_shapes)
+        return tuple(out)
+
+    def rf(self, in_rfs: Sequence[RF]) -> RF:
+        axis = self._axis()
+        # joined along a spatial dim, an output position may come from any input: that axis is global
+        rfs = [globalise_dims(rf, shape, [axis]) for rf, shape in zip(in_rfs, self.in_shapes)]
+        return union_rf(rfs, self.in_shapes, self.out_shape)
+
+    def build(self) -> "torch.nn.Module":
+        from convcalc.torch_backend.modules import Concat as ConcatModule
+
+        return ConcatModule(self.dim)
+
+
+@register
+class Crop(Layer):
+    """Centre crop of the spatial dims (2 onwards): to the second input's spatial size, or to `size`.
+
+    Offset per dim = (in - target) // 2, U-Net's crop-and-concat: crop the encoder's map to the decoder's.
+    """
+
+    type_name = "Crop"
+    family = "merge"
+    aliases = ("CenterCrop",)
+    summary = "centre-crop the first input's spatial dims to the second input's, or to `size`"
+    min_inputs = 1
+    max_inputs = 2
+    args = (Arg("size", "shape", None, nullable=True, doc="target spatial size (with a single input)"),)
+
+    def _target(self) -> tuple[int, ...]:
+        shape = self.in_shape
+        spatial = len(shape) - 2
+        if len(self.in_shapes) == 2:
+            if self.size is not None:
+                raise LayerError("Crop takes either a second input or `size`, not both", arg="size")
+            other = self.in_shapes[1]
+            if len(other) != len(shape):
+                raise LayerError(
+                    f"Crop needs inputs of the same rank: {_input_label(self, 0)} and {_input_label(self, 1)}",
+                    arg="inputs")
+            return tuple(other[2:])
+        if self.size is None:
+            raise LayerError("Crop with one input needs `size` (or give a second input to crop to)",
+                             hint="e.g. {type: Crop, inputs: [enc2, up2]} or {type: Crop, size: [56, 56]}", arg="size")
+        size = tuple(self.size)
+        if len(size) == 1:
+            return size * spatial
+        if len(size) != spatial:
+            raise LayerError(f"size {list(size)} must have one entry per spatial dim ({spatial}) of "
+                             f"{fmt_shape(shape)}", arg="size")
+        return size
+
+    def check(self) -> None:
+        target = self._target()
+        shape = self.in_shape
+        if len(shape) < 3:
+            raise LayerError(f"Crop needs spatial dims, got {fmt_shape(shape)}", arg="inputs")
+        for i, (n, t) in enumerate(zip(shape[2:], target)):
+            if t < 0 or t > n:
+                raise LayerError(
+                    f"cannot centre-crop spatial dim {i} from {n} to {t}: the target is "
+                    f"{'negative' if t < 0 else 'larger than the input'}",
+                    hint="Crop only shrinks: list the larger map first (inputs: [bigger, smaller]), or pad instead",
+                    arg="inputs" if len(self.in_shapes) == 2 else "size")
+
+    def offsets(self) -> tuple[int, ...]:
+        return tuple((n - t) // 2 for n, t in zip(self.in_shape[2:], self._target()))
+
+    def output_shape(self) -> Shape:
+        return (*self.in_shape[:2], *self._target())
+
+    def rf(self, in_rfs: Sequence[RF]) -> RF:
+        axes = list(in_rfs[0])
+        rank = len(self.in_shape)
+        for i, offset in enumerate(self.offsets()):
+            axis = spatial_index(rank, len(axes), i + 2)
+            if axis is not None and axes[axis].jump is not None:
+                a = axes[axis]
+                axes[axis] = AxisRF(size=a.size, jump=a.jump, start=a.start + offset * a.jump)
+        return tuple(axes)
+
+    def resolved_args(self) -> dict[str, Any]:
+        values = dict(self.values)
+        values["size"] = list(self._target())
+        return values
+
+    def build(self) -> "torch.nn.Module":
+        from convcalc.torch_backend.modules import Crop as CropModule
+
+        return CropModule(None if len(self.in_shapes) == 2 else self._target())
+
