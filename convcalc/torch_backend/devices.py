@@ -65,7 +65,7 @@ def check_device_name(name: str) -> str:
     return key
 
 
-def resolve_device(name: str) -> "torch.device":
+def resolve_device(name: str) -> torch.device:
     """The torch device for a name; 'auto' is CUDA when available, else CPU. Unavailable ones raise."""
     import torch
 
@@ -74,12 +74,12 @@ def resolve_device(name: str) -> "torch.device":
         key = "cuda" if torch.cuda.is_available() else "cpu"
     if key.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise DeviceError(f"device '{key}' is not available: this PyTorch ({torch.__version__}) sees no CUDA GPU",
-                              hint="use --device cpu, meta (shapes only) or auto")
+            raise DeviceError(f"device '{key}' is not available: this PyTorch ({torch.__version__}) sees no "
+                              "CUDA GPU", hint="use --device cpu, meta (shapes only) or auto")
         index = int(key.split(":")[1]) if ":" in key else torch.cuda.current_device()
         if index >= torch.cuda.device_count():
-            raise DeviceError(f"device 'cuda:{index}' does not exist: {torch.cuda.device_count()} CUDA device(s) here",
-                              hint=f"use cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+            raise DeviceError(f"device 'cuda:{index}' does not exist: {torch.cuda.device_count()} CUDA "
+                              "device(s) here", hint=f"use cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
         return torch.device("cuda", index)
     if key == "mps":
         mps = getattr(torch.backends, "mps", None)
@@ -89,18 +89,18 @@ def resolve_device(name: str) -> "torch.device":
     return torch.device(key)
 
 
-def torch_dtype(name: str) -> "torch.dtype":
+def torch_dtype(name: str) -> torch.dtype:
     import torch
 
     return getattr(torch, canonical_dtype(name))
 
 
-def check_dtype_on_device(dtype: str, device: "torch.device") -> None:
+def check_dtype_on_device(dtype: str, device: torch.device) -> None:
     if device.type == "mps" and dtype == "float64":
         raise DeviceError("MPS does not support float64", hint="use float32, float16 or bfloat16 on mps")
 
 
-def available_memory(device: "torch.device") -> int | None:
+def available_memory(device: torch.device) -> int | None:
     """Bytes free for a forward pass on `device`, or None where it cannot be known (meta, unknown OS)."""
     import torch
 

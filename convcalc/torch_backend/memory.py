@@ -31,7 +31,8 @@ class MemoryEstimate:
         return int((self.params_bytes + max(self.activation_bytes, self.probe_bytes)) * HEADROOM)
 
     def describe(self) -> str:
-        parts = [f"parameters {human_bytes(self.params_bytes)}", f"activations {human_bytes(self.activation_bytes)}"]
+        parts = [f"parameters {human_bytes(self.params_bytes)}",
+                 f"activations {human_bytes(self.activation_bytes)}"]
         if self.probe_bytes:
             parts.append(f"receptive-field probe {human_bytes(self.probe_bytes)}")
         return f"{human_bytes(self.total)} ({', '.join(parts)}, +{round((HEADROOM - 1) * 100)}% headroom)"
@@ -41,7 +42,7 @@ class MemoryEstimate:
                 "probe_bytes": self.probe_bytes, "total_bytes": self.total}
 
 
-def peak_live_elements(analysis: "Analysis") -> int:
+def peak_live_elements(analysis: Analysis) -> int:
     """Most activation elements alive at once when each output is dropped after its last consumer."""
     from convcalc.spec.expand import NET_INPUT
 
@@ -65,7 +66,8 @@ def peak_live_elements(analysis: "Analysis") -> int:
     return peak
 
 
-def estimate(analysis: "Analysis", dtype: str, *, rf_probe: bool = False, probe_dtype_bytes: int = 8) -> MemoryEstimate:
+def estimate(analysis: Analysis, dtype: str, *, rf_probe: bool = False,
+             probe_dtype_bytes: int = 8) -> MemoryEstimate:
     size = DTYPE_BYTES[dtype]
     weights = sum(r.params + r.buffers for r in analysis.layers)
     activations = peak_live_elements(analysis) * size

@@ -9,7 +9,8 @@ so `net.layer1[0].conv1` / `net.get_submodule("layer1.0.conv1")` and the state_d
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,8 +23,8 @@ from convcalc.spec.expand import NET_INPUT
 class BuildError(ConvcalcError):
     """A layer whose module cannot be built (no builder, or torch rejects what the analysis accepted)."""
 
-    def __init__(self, message: str, *, layer: str, location: str | None = None, cause: BaseException | None = None,
-                 unsupported: bool = False) -> None:
+    def __init__(self, message: str, *, layer: str, location: str | None = None,
+                 cause: BaseException | None = None, unsupported: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.layer = layer
@@ -37,7 +38,16 @@ class BuildError(ConvcalcError):
 
 
 class LayerGroup(nn.Module):
-    """Holds the layers whose dotted names share a prefix (`layer1`, `layer1.0`); it is never called."""
+    """Holds the layers whose dotted names share a prefix (`layer1`, `layer1.0`); it is never called.
+
+    `group[0]` and `group["conv1"]` index it by child name, as torchvision's Sequential stages are.
+    """
+
+    def __getitem__(self, key: int | str) -> nn.Module:
+        return self._modules[str(key)]  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._modules)
 
     def forward(self, *args: Any) -> Any:  # pragma: no cover - a namespace, not a layer
         raise RuntimeError("a convcalc layer group is a namespace: call the whole network instead")
@@ -145,11 +155,11 @@ def build_layer(report: LayerReport) -> nn.Module:
     try:
         module = report.layer.build()
     except NotImplementedError as exc:
-        raise BuildError(str(exc) or f"{report.type} cannot be built in torch", layer=report.name, location=where,
-                         cause=exc, unsupported=True) from None
+        raise BuildError(str(exc) or f"{report.type} cannot be built in torch", layer=report.name,
+                         location=where, cause=exc, unsupported=True) from None
     except Exception as exc:  # noqa: BLE001 - torch rejecting what the analysis accepted is a finding
-        raise BuildError(f"PyTorch rejects this {report.type}: {type(exc).__name__}: {exc}", layer=report.name,
-                         location=where, cause=exc) from None
+        raise BuildError(f"PyTorch rejects this {report.type}: {type(exc).__name__}: {exc}",
+                         layer=report.name, location=where, cause=exc) from None
     if not isinstance(module, nn.Module):
         raise BuildError(f"{report.type}.build() returned {type(module).__name__}, not a torch.nn.Module",
                          layer=report.name, location=where, unsupported=True)
@@ -162,7 +172,8 @@ def build_network(analysis: Analysis, device: torch.device | str | None = None,
     target = torch.device(device) if device is not None else None
     # Creating parameters under a device context skips a host-side initialisation and copy (and on
     # 'meta' allocates nothing); plain CPU builds need no context, which keeps them at bare-torch speed.
-    context = torch.device(target) if target is not None and target.type != "cpu" else contextlib.nullcontext()
+    on_device = target is not None and target.type != "cpu"
+    context = torch.device(target) if on_device else contextlib.nullcontext()
     with context:
         modules = [build_layer(report) for report in analysis.layers]
     net = ConvcalcNet(analysis, modules)
