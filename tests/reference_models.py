@@ -4,7 +4,7 @@ Each builder mirrors one spec in specs/ (and, for the torchvision names, torchvi
 torchvision itself does not install beside our torch). They are deliberately written the ordinary
 PyTorch way, independently of the YAML, so that agreement between the two means something.
 
-Import torch only inside this module's functions' callers: this file is imported by tests alone.
+Only the tests import this module (it imports torch at the top).
 """
 
 from __future__ import annotations
@@ -367,7 +367,7 @@ class TCN(nn.Module):
         return self.head(x)
 
 
-def c3d(num_classes: int = 487) -> nn.Module:
+def c3d(num_classes: int = 487, fc6_in: int = 512 * 1 * 4 * 4) -> nn.Module:
     """Tran et al. 2015 (C3D): 3x3x3 convs, Caffe's ceil-mode pooling, two 4096 FC layers."""
     def conv(cin: int, cout: int) -> list[nn.Module]:
         return [nn.Conv3d(cin, cout, 3, padding=1), nn.ReLU()]
@@ -379,7 +379,7 @@ def c3d(num_classes: int = 487) -> nn.Module:
         *conv(256, 512), *conv(512, 512), nn.MaxPool3d(2, 2),
         *conv(512, 512), *conv(512, 512), nn.MaxPool3d(2, 2, ceil_mode=True),
         nn.Flatten(),
-        nn.Linear(512 * 1 * 4 * 4, 4096), nn.ReLU(), nn.Dropout(),
+        nn.Linear(fc6_in, 4096), nn.ReLU(), nn.Dropout(),
         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(),
         nn.Linear(4096, num_classes),
     )
@@ -406,41 +406,43 @@ REFERENCE: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
 }
 
 
-def measure(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, object]:
-    """params, buffers, MACs, fvcore and FlopCounterMode totals and the output shape, in eval mode."""
+def measure(builder: Callable[[], nn.Module], input_shape: tuple[int, ...]) -> dict[str, object]:
+    """params, buffers, MACs, fvcore and FlopCounterMode totals and the output shape, in eval mode.
+
+    Everything but fvcore depends on shapes alone, so it is measured on the meta device (no compute, no
+    weight initialisation); fvcore traces with TorchScript, which needs real tensors: one CPU forward.
+    """
     from fvcore.nn import FlopCountAnalysis
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = model.eval()
-    x = torch.zeros(input_shape)
+    with torch.device("meta"):
+        model = builder().eval()
+    x = torch.zeros(input_shape, device="meta")
     macs = 0
 
     def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal macs
-        # Multiply-accumulates by the textbook rule: each output element of a conv is a dot product over
-        # in/groups * kernel taps; a transposed conv scatters each input element over out/groups * taps.
+        # Multiply-accumulates by the textbook rule, independently of convcalc: each output element of a
+        # conv is a dot product over in/groups * kernel taps; a transposed conv scatters each input
+        # element over out/groups * taps; a Linear row costs in_features per output.
         if isinstance(module, nn.Linear):
             macs += output.numel() * module.in_features
         elif isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-            taps = module.out_channels // module.groups * math.prod(module.kernel_size)
-            macs += inputs[0].numel() * taps
+            macs += inputs[0].numel() * (module.out_channels // module.groups) * math.prod(module.kernel_size)
         elif isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            taps = module.in_channels // module.groups * math.prod(module.kernel_size)
-            macs += output.numel() * taps
+            macs += output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
 
-    hooks = [m.register_forward_hook(count) for m in model.modules()]
+    for m in model.modules():
+        m.register_forward_hook(count)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        out = model(x)
+
     with torch.no_grad():
-        model(x)
-    for hook in hooks:
-        hook.remove()
-    with torch.no_grad():
-        analysis = FlopCountAnalysis(model, x)
+        analysis = FlopCountAnalysis(builder().eval(), torch.zeros(input_shape))
         analysis.unsupported_ops_warnings(False)
         analysis.uncalled_modules_warnings(False)
         fvcore_flops = int(analysis.total())
-        counter = FlopCounterMode(display=False)
-        with counter:
-            out = model(x)
     return {
         "params": sum(p.numel() for p in model.parameters()),
         "buffers": sum(b.numel() for b in model.buffers()),

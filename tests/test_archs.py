@@ -1,0 +1,332 @@
+"""The built-in architectures: pinned numbers, proven against plain-PyTorch twins, fvcore and FlopCounterMode.
+
+Three legs hold each number up:
+  GOLDEN (literals) == convcalc's analysis of specs/NAME.yaml           test_analysis_matches_golden
+  GOLDEN (literals) == the hand-written twin in tests/reference_models.py
+                       measured by torch, fvcore and FlopCounterMode    test_reference_matches_golden
+  the spec built by convcalc and run in torch agrees layer by layer     test_validate_passes
+A change to a spec, a layer rule or torch's counting breaks one leg, and says which.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import convcalc
+from convcalc.analysis.core import analyze
+from convcalc.archs import ALIASES, arch_names, arch_path, arch_source, list_archs, load_arch, specs_dirs
+from convcalc.errors import SpecError
+
+import reference_models as ref
+
+REPO = Path(__file__).resolve().parent.parent
+KEYS = ("params", "buffers", "macs", "fvcore_flops", "torch_flops", "output_shape")
+
+
+def _golden(params: int, buffers: int, macs: int, fvcore_flops: int, torch_flops: int,
+            output_shape: list[int]) -> dict[str, Any]:
+    return dict(zip(KEYS, (params, buffers, macs, fvcore_flops, torch_flops, output_shape)))
+
+
+# Measured once with tests/reference_models.py (torch 2.13 CPU, fvcore 0.1.5; models in eval mode).
+GOLDEN: dict[str, dict[str, Any]] = {
+    "lenet5": _golden(61_706, 0, 416_520, 416_520, 833_040, [1, 10]),
+    "alexnet": _golden(61_100_840, 0, 714_188_480, 714_197_696, 1_428_376_960, [1, 1000]),
+    "alexnet_groups": _golden(60_965_224, 0, 724_406_816, 724_406_816, 1_448_813_632, [1, 1000]),
+    "vgg16": _golden(138_357_544, 0, 15_470_264_320, 15_470_289_408, 30_940_528_640, [1, 1000]),
+    "resnet18": _golden(11_689_512, 9_620, 1_814_073_344, 1_819_065_856, 3_628_146_688, [1, 1000]),
+    "resnet34": _golden(21_797_672, 17_060, 3_663_761_408, 3_671_262_720, 7_327_522_816, [1, 1000]),
+    "resnet50": _golden(25_557_032, 53_173, 4_089_184_256, 4_111_512_576, 8_178_368_512, [1, 1000]),
+    "resnet101": _golden(44_549_160, 105_448, 7_801_405_440, 7_833_969_664, 15_602_810_880, [1, 1000]),
+    "resnet152": _golden(60_192_808, 151_579, 11_513_626_624, 11_558_835_200, 23_027_253_248, [1, 1000]),
+    "resnext50_32x4d": _golden(25_028_904, 68_277, 4_230_479_872, 4_259_381_248, 8_460_959_744, [1, 1000]),
+    "mobilenet_v1": _golden(4_231_976, 21_915, 568_740_352, 578_825_728, 1_137_480_704, [1, 1000]),
+    "mobilenet_v2": _golden(3_504_872, 34_164, 300_774_272, 314_193_216, 601_548_544, [1, 1000]),
+    "unet": _golden(31_030_658, 0, 150_428_424_448, 150_428_424_448, 300_856_848_896, [1, 2, 388, 388]),
+    "dcgan_generator": _golden(3_576_704, 1_924, 104_628_224, 104_873_984, 209_256_448, [1, 3, 64, 64]),
+    "tcn": _golden(198_410, 0, 202_047_488, 202_047_488, 404_094_976, [1, 10, 1024]),
+    "c3d": _golden(79_991_015, 0, 38_548_959_232, 38_548_959_232, 77_097_918_464, [1, 487]),
+}
+NAMES = list(GOLDEN)
+
+
+def _totals(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    analysis = analyze(load_arch(name, params))
+    got = {k: analysis.totals[k] for k in KEYS if k != "output_shape"}
+    got["output_shape"] = list(analysis.output_shape)
+    return got
+
+
+# --------------------------------------------------------------------------------------------------
+# The catalogue and name lookup
+# --------------------------------------------------------------------------------------------------
+
+
+def test_every_builtin_has_golden_numbers_and_a_reference_twin() -> None:
+    assert sorted(arch_names()) == sorted(GOLDEN) == sorted(ref.REFERENCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spec_is_documented(name: str) -> None:
+    text = arch_source(name)
+    # the first comment line names the paper (after an editor's schema modeline, if any)
+    first = next(line for line in text.splitlines() if not line.startswith("# yaml-language-server:"))
+    assert first.startswith("# ") and any(str(year) in first for year in range(1989, 2030)), first
+    info = {i.name: i for i in list_archs()}[name]
+    assert info.description and info.paper
+    assert info.input_shape == ref.REFERENCE[name][1]
+    assert info.path == arch_path(name)
+
+
+def test_lookup_ignores_case_dashes_and_takes_aliases() -> None:
+    assert arch_path("mobilenet") == arch_path("mobilenet_v1") == arch_path("MobileNet-V1")
+    assert arch_path("ResNet-50") == arch_path("resnet50") == specs_dirs()[0] / "resnet50.yaml"
+    assert arch_path("U-Net").name == "unet.yaml"
+    for alias, target in ALIASES.items():
+        assert arch_path(alias) == arch_path(target)
+
+
+def test_unknown_name_is_a_spec_error_with_a_suggestion() -> None:
+    with pytest.raises(SpecError) as info:
+        arch_path("resnet51")
+    assert "unknown architecture 'resnet51'" in str(info.value)
+    assert info.value.hint and "resnet50" in info.value.hint
+    with pytest.raises(SpecError) as info:
+        load_arch("mobilnet")
+    assert info.value.hint and "mobilenet" in info.value.hint
+
+
+def test_options_and_unknown_options() -> None:
+    spec = load_arch("mobilenet", {"alpha": 0.5, "resolution": 160})
+    assert spec.input_shape == (1, 3, 160, 160)
+    with pytest.raises(SpecError) as info:
+        load_arch("mobilenet", {"width": 0.5})
+    assert "no parameter 'width'" in str(info.value) and "alpha" in (info.value.hint or "")
+    assert convcalc.load_arch is load_arch
+
+
+def test_specs_are_found_in_an_installed_package(tmp_path: Path) -> None:
+    # pyproject copies specs/ into the wheel as convcalc/_specs; archs.py looks there first.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]["specs"] == "convcalc/_specs"
+    package = tmp_path / "site-packages" / "convcalc"
+    (package / "_specs").mkdir(parents=True)
+    assert specs_dirs(package) == [package / "_specs"]
+    (tmp_path / "site-packages" / "specs").mkdir()  # another distribution's folder is not ours
+    assert specs_dirs(package) == [package / "_specs"]
+    # whichever copy this run found (the checkout's, or an installed wheel's) is the repository's specs/
+    found = {p.name: p.read_text() for p in specs_dirs()[0].glob("*.yaml")}
+    assert found == {p.name: p.read_text() for p in (REPO / "specs").glob("*.yaml")}
+
+
+def test_archs_module_does_not_import_torch() -> None:
+    code = ("import sys, convcalc.archs, convcalc.cli; convcalc.archs.list_archs(); "
+            "print('torch' in sys.modules, 'fvcore' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Golden numbers: convcalc == literals == plain PyTorch + fvcore + FlopCounterMode
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_analysis_matches_golden(name: str) -> None:
+    assert _totals(name) == GOLDEN[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_matches_golden(name: str) -> None:
+    builder, shape = ref.REFERENCE[name]
+    assert ref.measure(builder, shape) == GOLDEN[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_validate_passes(name: str) -> None:
+    # `convcalc validate --arch NAME` on CPU: shapes, params, buffers and FlopCounterMode per layer. fvcore's
+    # totals are proven above on the reference twins; leaving its second traced forward out halves the time.
+    report = convcalc.validate(load_arch(name), device="cpu", fvcore=False)
+    assert report.ok, "\n".join(report.diff())
+    assert report.output_shape == GOLDEN[name]["output_shape"]
+
+
+# Options change the network the way the paper / torchvision's arguments do.
+VARIANTS: list[tuple[str, dict[str, Any], Callable[[], Any], tuple[int, ...]]] = [
+    ("lenet5", {"num_classes": 26}, lambda: ref.lenet5(26), (1, 1, 32, 32)),
+    ("alexnet", {"resolution": 256, "num_classes": 10}, lambda: ref.AlexNet(10), (1, 3, 256, 256)),
+    ("alexnet_groups", {"num_classes": 10}, lambda: ref.alexnet_groups(10), (1, 3, 227, 227)),
+    ("vgg16", {"resolution": 64, "num_classes": 10}, lambda: ref.VGG16(10), (1, 3, 64, 64)),
+    ("resnet18", {"resolution": 200, "num_classes": 10}, lambda: ref.resnet18(10), (1, 3, 200, 200)),
+    ("resnet50", {"stride_in_1x1": True}, lambda: ref.resnet50(stride_in_1x1=True), (1, 3, 224, 224)),
+    ("mobilenet_v1", {"alpha": 0.5, "resolution": 160}, lambda: ref.mobilenet_v1(0.5, 160), (1, 3, 160, 160)),
+    ("mobilenet_v1", {"resolution": 200}, lambda: ref.mobilenet_v1(resolution=200), (1, 3, 200, 200)),
+    ("mobilenet_v2", {"width_mult": 0.35, "resolution": 160}, lambda: ref.MobileNetV2(width_mult=0.35),
+     (1, 3, 160, 160)),
+    ("mobilenet_v2", {"width_mult": 1.4, "num_classes": 10}, lambda: ref.MobileNetV2(10, width_mult=1.4),
+     (1, 3, 224, 224)),
+    ("unet", {"resolution": 252, "in_channels": 3, "num_classes": 5, "width": 16},
+     lambda: ref.UNet(3, 5, 16), (1, 3, 252, 252)),
+    ("dcgan_generator", {"nz": 64, "ngf": 32, "nc": 1}, lambda: ref.dcgan_generator(64, 32, 1), (1, 64, 1, 1)),
+    ("tcn", {"levels": 4, "kernel_size": 5, "channels": 32, "length": 300, "in_channels": 2},
+     lambda: ref.TCN(2, 32, 4, 5), (1, 2, 300)),
+    ("c3d", {"resolution": 64, "num_classes": 101}, lambda: ref.c3d(101, 512 * 1 * 2 * 2),
+     (1, 3, 16, 64, 64)),
+]
+
+
+@pytest.mark.parametrize("name, params, builder, shape", VARIANTS,
+                         ids=[f"{v[0]}-{'-'.join(f'{k}={x}' for k, x in v[1].items())}" for v in VARIANTS])
+def test_options_match_reference(name: str, params: dict[str, Any], builder: Callable[[], Any],
+                                 shape: tuple[int, ...]) -> None:
+    assert load_arch(name, params).input_shape == shape
+    assert _totals(name, params) == ref.measure(builder, shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# The papers' own figures (and torchvision's), beside convcalc's exact numbers; see docs/archs.md
+# --------------------------------------------------------------------------------------------------
+
+
+def test_mobilenet_table1_figures() -> None:
+    # Howard et al. Table 6/8: 1.0 MobileNet-224 has 4.2M parameters and 569M mult-adds.
+    totals = _totals("mobilenet")
+    assert totals["params"] == 4_231_976 and round(totals["params"] / 1e6, 1) == 4.2
+    assert totals["macs"] == 568_740_352 and round(totals["macs"] / 1e6) == 569
+
+
+@pytest.mark.parametrize("alpha, resolution, paper_macs_m, paper_params_m", [
+    (0.75, 224, 325, 2.6), (0.5, 224, 149, 1.3), (0.25, 224, 41, 0.5),   # Table 6: width multiplier
+    (1.0, 192, 418, 4.2), (1.0, 160, 290, 4.2), (1.0, 128, 186, 4.2),    # Table 7: resolution
+])
+def test_mobilenet_width_and_resolution_tables(alpha: float, resolution: int, paper_macs_m: int,
+                                               paper_params_m: float) -> None:
+    totals = _totals("mobilenet", {"alpha": alpha, "resolution": resolution})
+    # the paper prints millions to the last digit shown; 160's 290.7M is printed as 290
+    assert abs(totals["macs"] / 1e6 - paper_macs_m) < 1
+    assert round(totals["params"] / 1e6, 1) == paper_params_m
+
+
+def test_alexnet_about_60_million_parameters() -> None:
+    # Krizhevsky et al.: "60 million parameters"; torchvision's single-GPU variant has 61.1M.
+    assert round(_totals("alexnet_groups")["params"] / 1e6) == 61
+    assert _totals("alexnet_groups")["params"] == 60_965_224
+    assert _totals("alexnet")["params"] == 61_100_840
+
+
+def test_unet_572_to_388() -> None:
+    assert _totals("unet")["output_shape"] == [1, 2, 388, 388]
+    assert load_arch("unet").input_shape == (1, 1, 572, 572)
+
+
+# He et al. 2016, Table 1, "FLOPs" (they mean multiply-adds), in units of 1e9.
+HE_TABLE1 = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
+
+
+@pytest.mark.parametrize("name", list(HE_TABLE1))
+def test_resnet_flop_table(name: str) -> None:
+    stride_in_1x1 = {"stride_in_1x1": True} if name in ("resnet50", "resnet101", "resnet152") else None
+    # With the original placement of the bottleneck stride the paper's table holds to its one decimal.
+    assert abs(_totals(name, stride_in_1x1)["macs"] / 1e9 - HE_TABLE1[name]) < 0.1
+
+
+def test_resnet50_torchvision_vs_paper() -> None:
+    # torchvision (stride on the 3x3) reports 4.09 GFLOPS (GMACs); the paper's 3.8 is the stride on the 1x1.
+    assert round(_totals("resnet50")["macs"] / 1e9, 2) == 4.09
+    assert _totals("resnet50", {"stride_in_1x1": True})["macs"] == 3_857_973_248
+
+
+# torchvision's model documentation: parameter counts and "GFLOPS" (which are GMACs) at 224x224.
+TORCHVISION = {
+    "alexnet": (61_100_840, 0.71), "vgg16": (138_357_544, 15.47), "resnet18": (11_689_512, 1.81),
+    "resnet34": (21_797_672, 3.66), "resnet50": (25_557_032, 4.09), "resnet101": (44_549_160, 7.8),
+    "resnet152": (60_192_808, 11.51), "resnext50_32x4d": (25_028_904, 4.23), "mobilenet_v2": (3_504_872, 0.3),
+}
+
+
+@pytest.mark.parametrize("name", list(TORCHVISION))
+def test_torchvision_published_figures(name: str) -> None:
+    params, gmacs = TORCHVISION[name]
+    totals = _totals(name)
+    assert totals["params"] == params
+    digits = len(str(gmacs).split(".")[1])
+    assert round(totals["macs"] / 1e9, digits) == gmacs
+
+
+# --------------------------------------------------------------------------------------------------
+# CLI: convcalc archs, convcalc export
+# --------------------------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> Any:
+    from convcalc.cli import app
+
+    return runner.invoke(app, list(args))
+
+
+def test_cli_archs_json() -> None:
+    result = _cli("archs", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert list(rows) == arch_names()
+    for name, row in rows.items():
+        assert {k: row[k] for k in KEYS} == GOLDEN[name]
+        assert row["description"] and row["input_shape"] == list(ref.REFERENCE[name][1])
+    assert rows["mobilenet_v1"]["aliases"] == ["mobilenet"]
+    assert rows["mobilenet_v1"]["options"] == {"alpha": 1.0, "resolution": 224, "num_classes": 1000}
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv"])
+def test_cli_archs_text_formats(fmt: str) -> None:
+    result = _cli("archs", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    for name in arch_names():
+        assert name in result.stdout
+    if fmt == "markdown":
+        assert result.stdout.startswith("| Name | Description | Input | Params | MACs |")
+        assert "| 4.23M | 568.7M |" in result.stdout
+    if fmt == "csv":
+        assert "mobilenet_v1," in result.stdout and ",4231976,568740352" in result.stdout
+
+
+def test_cli_export_prints_the_spec(tmp_path: Path) -> None:
+    result = _cli("export", "MobileNet")
+    assert result.exit_code == 0
+    shipped = (REPO / "specs" / "mobilenet_v1.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
+    exported = result.stdout.splitlines(keepends=True)
+    # all of it, comments included; only a schema modeline is re-pointed at the installed schema file
+    if shipped[0].startswith("# yaml-language-server: $schema="):
+        assert exported[0].startswith("# yaml-language-server: $schema=file://")
+        shipped, exported = shipped[1:], exported[1:]
+    assert exported == shipped
+    assert yaml.safe_load(result.stdout)["name"] == "mobilenet_v1"
+    # the exported file is a spec a user can analyse and edit
+    target = tmp_path / "mine.yaml"
+    assert _cli("export", "resnet18", "-o", str(target)).exit_code == 0
+    assert analyze(target).totals["params"] == GOLDEN["resnet18"]["params"]
+
+
+def test_cli_export_unknown_name_exits_2() -> None:
+    result = _cli("export", "resnet51")
+    assert result.exit_code == 2
+    assert "unknown architecture 'resnet51'" in result.output and "resnet50" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_arch_option_on_an_analytic_command() -> None:
+    result = _cli("params", "--arch", "mobilenet", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["params"] == 4_231_976
+    result = _cli("flops", "--arch", "mobilenet", "--set", "alpha=0.5", "--format", "json")
+    assert json.loads(result.stdout)["totals"]["macs"] == _totals("mobilenet", {"alpha": 0.5})["macs"]
