@@ -73,7 +73,10 @@ def _note(r: LayerReport) -> str:
         return "inputs " + " x ".join(f"{lo}..{hi}" if lo != hi else str(lo) for lo, hi in ranges) + " give this output"
     if "output_padding_choices" in r.ambiguity:
         sizes = [c["output_sizes"] for c in r.ambiguity["output_padding_choices"]]
-        return "output_padding could give " + " x ".join("|".join(map(str, s)) for s in sizes)
+        note = "output_padding could give " + " x ".join("|".join(map(str, s)) for s in sizes)
+        if r.args.get("output_size") is not None:
+            note += f"; output_size chose output_padding={list(r.args['output_padding'])}"
+        return note
     return ""
 
 
