@@ -39,7 +39,7 @@ def test_every_command_and_format(command: str, fmt: str) -> None:
         assert all(CONTRACT_LAYER_KEYS <= set(layer) for layer in data["layers"])
         assert {"size", "jump", "start"} <= set(data["layers"][0]["receptive_field"])
         assert CONTRACT_TOTAL_KEYS <= set(data["totals"])
-        assert data["totals"]["params"] == 4704
+        assert data["totals"]["params"] == 448 + 32 + 2320
     elif fmt == "csv":
         rows = list(csv.reader(io.StringIO(out)))
         assert rows[0][0] == "name"

@@ -236,7 +236,7 @@ class _Analyzer:
                                     layer=entry.name, layer_type=cls.type_name)
                 args[arg.name] = list(self.shapes[target])
         try:
-            layer = cls(args, in_shapes)
+            layer = cls(args, in_shapes, in_names=inputs)
             rf = layer.rf([self.rfs[i] for i in inputs])
             report = LayerReport(
                 name=entry.name, type=cls.type_name, inputs=inputs, input_shapes=tuple(in_shapes),
@@ -247,6 +247,12 @@ class _Analyzer:
                 notes=tuple(n for n in (layer.fvcore_note(),) if n), expanded_from=expanded_from,
             )
         except LayerError as exc:
+            if exc.arg == "inputs" and len(inputs) > 1:
+                # a merge of maps that disagree: name both producers and the output_padding or crop that fixes it
+                from convcalc.understand.transpose import merge_mismatch_hint
+
+                producers = {r.name: r.layer for r in self.reports}
+                exc.hint = merge_mismatch_hint(inputs, [producers.get(i) for i in inputs], in_shapes) or exc.hint
             raise self._spec_error(exc, entry, cls.type_name) from None
         self.shapes[entry.name] = layer.out_shape
         self.rfs[entry.name] = tuple(rf)

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import sys
 
-from convcalc.cli.app import app, single_command_app
+from convcalc.cli.app import GLOBAL_FLAGS, app, hoist_global_flags, single_command_app
 from convcalc.cli import analytic  # noqa: F401,E402  (registers commands)
+from convcalc.cli import archs_cmd  # noqa: F401,E402
+from convcalc.cli import validate_cmd  # noqa: F401,E402
+from convcalc.cli import ecosystem_cmd  # noqa: F401,E402
+from convcalc.cli import understand_cmd  # noqa: F401,E402
 
 
 def main() -> None:
-    (single_command_app(sys.argv[1:]) or app)()
+    argv = hoist_global_flags(sys.argv[1:])
+    (single_command_app([a for a in argv if a not in GLOBAL_FLAGS]) or app)(args=argv)
 
 
 __all__ = ["app", "main"]

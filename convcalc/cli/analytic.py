@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -24,6 +25,11 @@ from convcalc.cli.common import (
 
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Exit with code 1 when an `expect:` in the spec does not hold.")
+]
+PlotOpt = Annotated[
+    Optional[Path],
+    typer.Option("--plot", help="Also draw params, MACs and receptive field per layer to FILE.png|svg|pdf "
+                 "(needs matplotlib: pip install 'convcalc[plot]').", show_default=False, dir_okay=False),
 ]
 
 
@@ -56,7 +62,7 @@ def main_options(
 
 
 def _run(kind: str, sources: list[str] | None, arch: str | None, input_text: str | None,
-         sets: list[str] | None, fmt: OutputFormat, strict: bool) -> None:
+         sets: list[str] | None, fmt: OutputFormat, strict: bool, plot: Path | None = None) -> None:
     from convcalc.render.columns import COLUMN_SETS
     from convcalc.render.text import render_csv, render_json, render_markdown
 
@@ -72,11 +78,18 @@ def _run(kind: str, sources: list[str] | None, arch: str | None, input_text: str
     elif sys.stdout.isatty() or state.force_rich:
         from convcalc.render.table import render_table
 
-        render_table(analysis, columns, make_console(), quiet=state.quiet)
+        render_table(analysis, columns, make_console(), quiet=state.quiet, bars=kind == "summary")
     else:
         from convcalc.render.text import render_plain
 
         sys.stdout.write(render_plain(analysis, columns, quiet=state.quiet))
+    if plot is not None:
+        from convcalc.render.plot import write_figure
+
+        with user_errors():
+            write_figure(analysis, plot)
+        if not state.quiet:
+            sys.stderr.write(f"wrote {plot}\n")
     failed = analysis.failed_expectations
     if failed:
         err = make_console(stderr=True)
@@ -107,8 +120,9 @@ def _command(kind: str, help_text: str) -> None:
         sets: SetOpt = None,
         fmt: FormatOpt = OutputFormat.table,
         strict: StrictOpt = False,
+        plot: PlotOpt = None,
     ) -> None:
-        _run(kind, sources, arch, input_text, sets, fmt, strict)
+        _run(kind, sources, arch, input_text, sets, fmt, strict, plot)
 
     command.__doc__ = f"{help_text}\n\nExample: [bold]{_EXAMPLES[kind]}[/]"
     app.command(name=kind, help=command.__doc__)(command)
@@ -150,6 +164,11 @@ def list_layers(
         else:
             lines += [f'{t},{f},"{a}"' for t, f, a in rows]
         sys.stdout.write("\n".join(lines) + "\n")
+        return
+    if not (sys.stdout.isatty() or state.force_rich):
+        width = max(len(t) for t, _, _ in rows)
+        fam = max(len(f) for _, f, _ in rows)
+        sys.stdout.write("".join(f"{t:<{width}}  {f:<{fam}}  {a}\n" for t, f, a in rows))
         return
     from rich.table import Table
 

@@ -19,6 +19,32 @@ APP_SETTINGS: dict[str, Any] = dict(
 app = typer.Typer(**APP_SETTINGS)
 
 
+# The global flags (the callback's options). Users also type them after the command
+# (`convcalc summary net.yaml --quiet`), where click would reject them, so `hoist_global_flags` moves them
+# in front of it. No command may define an option of the same name (a test checks).
+GLOBAL_FLAGS = ("--version", "-V", "--no-color", "--quiet", "-q", "--debug")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """argv with every global flag that follows the command moved before it (nothing moves after `--`)."""
+    front: list[str] = []
+    rest: list[str] = []
+    command_seen = False
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if command_seen and arg in GLOBAL_FLAGS:
+            front.append(arg)
+            continue
+        command_seen = command_seen or not arg.startswith("-")
+        rest.append(arg)
+    if not front:
+        return argv
+    command = next((i for i, a in enumerate(rest) if not a.startswith("-")), len(rest))
+    return rest[:command] + front + rest[command:]
+
+
 def single_command_app(argv: list[str]) -> typer.Typer | None:
     """A copy of `app` holding only the command that argv names, or None when argv names none.
 

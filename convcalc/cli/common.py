@@ -44,17 +44,55 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
+# -- shell completion of values (Typer's dynamic completion; the static scripts in completions/ are
+# generated from the same declarations). Run on every TAB press: no torch, no spec parsing.
+def arch_choices() -> list[str]:
+    """Built-in architecture names and their aliases, cheaply (file names, not parsed specs)."""
+    try:
+        from convcalc import archs
+    except ImportError:  # the archs module is optional for completion
+        return []
+    names = list(archs.arch_names()) if hasattr(archs, "arch_names") else [a.name for a in archs.list_archs()]
+    aliases = getattr(archs, "ALIASES", {})
+    return names + sorted(a for a, target in aliases.items() if target in names and a not in names)
+
+
+def complete_arch(incomplete: str) -> list[str]:
+    return [name for name in arch_choices() if name.startswith(incomplete.lower())]
+
+
+def complete_spec(incomplete: str) -> list[str]:
+    """Spec files (*.yaml, *.yml) and folders to descend into."""
+    folder, _, stem = incomplete.rpartition("/")
+    base = Path(folder + "/" if folder else ".")
+    try:
+        entries = sorted(base.iterdir())
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem.startswith(".")):
+            continue
+        shown = (folder + "/" if folder else "") + entry.name
+        if entry.is_dir():
+            found.append(shown + "/")
+        elif entry.suffix.lower() in (".yaml", ".yml"):
+            found.append(shown)
+    return found
+
+
 # -- shared option types (Annotated, so every command spells them the same way) -----------------------
 SourcesArg = Annotated[
     Optional[list[str]],
     typer.Argument(
         help="A YAML spec file, or one or more PyTorch-style layer expressions like \"Conv2d(3, 64, 7, stride=2)\".",
-        show_default=False,
+        show_default=False, autocompletion=complete_spec,
     ),
 ]
 ArchOpt = Annotated[
     Optional[str],
-    typer.Option("--arch", "-a", help="A built-in architecture (see `convcalc archs`).", show_default=False),
+    typer.Option("--arch", "-a", help="A built-in architecture (see `convcalc archs`).", show_default=False,
+                 autocompletion=complete_arch),
 ]
 InputOpt = Annotated[
     Optional[str],
@@ -73,13 +111,13 @@ FormatOpt = Annotated[
 def make_console(stderr: bool = False) -> "Console":
     from rich.console import Console
 
-    no_color = state.no_color or "NO_COLOR" in os.environ
+    no_color = state.no_color or bool(os.environ.get("NO_COLOR"))
     return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> "typer.Exit":
     """Print one clean error line (or block) to stderr and return the Exit to raise."""
-    no_color = state.no_color or "NO_COLOR" in os.environ or not sys.stderr.isatty()
+    no_color = state.no_color or bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
     prefix = "error: " if no_color else "\x1b[1;31merror:\x1b[0m "
     sys.stderr.write(prefix + message.rstrip() + "\n")
     return typer.Exit(code)
