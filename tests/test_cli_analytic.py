@@ -140,3 +140,11 @@ def test_analytic_path_never_imports_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False False"
+
+
+def test_piped_help_is_plain_text_without_markup() -> None:
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "shape", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "Usage: " in proc.stdout and "Example: convcalc shape" in proc.stdout
+    assert "[bold]" not in proc.stdout and "[/]" not in proc.stdout
+    assert "╭" not in proc.stdout and "\x1b[" not in proc.stdout

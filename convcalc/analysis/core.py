@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from convcalc.errors import LayerError, Location, SpecError
 from convcalc.layers.base import COMPOSITES, RF, AxisRF, Layer, Shape, identity_rf, lookup
@@ -19,8 +19,7 @@ def _number(value: Fraction | None) -> int | float | None:
     return int(value) if value.denominator == 1 else float(value)
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
+class ReceptiveField(NamedTuple):
     axes: tuple[AxisRF, ...]
 
     @property
@@ -39,8 +38,7 @@ class ReceptiveField:
         return {"size": self.size, "jump": self.jump, "start": self.start}
 
 
-@dataclass(frozen=True)
-class ExpectationResult:
+class ExpectationResult(NamedTuple):
     layer: str | None  # None: the whole network
     key: str
     expected: Any

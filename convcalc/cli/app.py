@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
+import re
 from typing import Any
 
 import typer
@@ -45,7 +48,7 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
     return rest[:command] + front + rest[command:]
 
 
-def single_command_app(argv: list[str]) -> typer.Typer | None:
+def single_command_app(argv: list[str], plain: bool = False) -> typer.Typer | None:
     """A copy of `app` holding only the command that argv names, or None when argv names none.
 
     Typer builds every command's parameters on each start; with one command built, an analytic
@@ -56,10 +59,34 @@ def single_command_app(argv: list[str]) -> typer.Typer | None:
     matches = [info for info in app.registered_commands if _command_name(info) == argv[0]]
     if len(matches) != 1 or app.registered_groups:
         return None
-    lean = typer.Typer(**APP_SETTINGS)
+    return _copy_app(matches, plain)
+
+
+def plain_help_app() -> typer.Typer:
+    """`app` with plain-text help, for output that is not a terminal."""
+    return _copy_app(list(app.registered_commands), plain=True)
+
+
+_MARKUP = re.compile(r"\[/?(?:bold|dim|italic)?\]")
+
+
+def _copy_app(commands: list[Any], plain: bool) -> typer.Typer:
+    settings = dict(APP_SETTINGS)
+    if plain:
+        # Piped help is plain text: rich's help renderer would cost more than the command itself.
+        settings["rich_markup_mode"] = None
+        commands = [_plain_info(info) for info in commands]
+    lean = typer.Typer(**settings)
     lean.registered_callback = app.registered_callback
-    lean.registered_commands = matches
+    lean.registered_commands = commands
     return lean
+
+
+def _plain_info(info: Any) -> Any:
+    plain = copy.copy(info)
+    text = info.help if info.help is not None else inspect.getdoc(info.callback)
+    plain.help = _MARKUP.sub("", text) if text else text
+    return plain
 
 
 def _command_name(info: Any) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NamedTuple, Sequence
 
 from convcalc.errors import LayerError
 
@@ -48,8 +47,7 @@ def _type_name(value: Any) -> str:
             tuple: "a list", dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """One constructor argument, with PyTorch's name and default.
 
     kind:
@@ -215,8 +213,7 @@ _COERCERS: dict[str, Callable[[Arg, Any, int | None], Any]] = {
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Formula:
+class Formula(NamedTuple):
     """One line of a layer's arithmetic for `convcalc explain`: the rule in symbols, then with the numbers.
 
     `numbers` is an expression of + - * / ( ) floor() ceil() over integers that evaluates (in exact
@@ -236,8 +233,7 @@ def fnum(value: int | Fraction) -> str:
     return text if (value.denominator == 1 and value >= 0) else f"({text})"
 
 
-@dataclass(frozen=True)
-class AxisRF:
+class AxisRF(NamedTuple):
     """Receptive field of a feature map along one input axis.
 
     size:  extent in input pixels of the field of one output position (padding included)

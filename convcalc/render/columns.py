@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from typing import Any, Callable
 
 from convcalc.analysis.core import LayerReport
@@ -37,8 +37,7 @@ def _axes(values: list[Any]) -> str:
     return shown[0] if len(set(shown)) == 1 else "x".join(shown)
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     key: str
     header: str
     value: Callable[[LayerReport], Any]  # exact value, for CSV and totals
