@@ -62,7 +62,7 @@ _convcalc() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=( $(compgen -W "--device -d --full --dtype --seed --rf --fvcore --no-fvcore --force --format -f --junit-xml --help -h" -- "$cur") )
             else
-                _convcalc_files "$cur"
+                _convcalc_specs "$cur"
             fi ;;
         compare)
             case "$prev" in
@@ -112,7 +112,7 @@ _convcalc() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=( $(compgen -W "--output -o --help -h" -- "$cur") )
             else
-                _convcalc_files "$cur"
+                COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") )
             fi ;;
         flops)
             case "$prev" in

@@ -41,7 +41,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from check' -l force -d 'Run eve
 complete -c convcalc -n '__fish_seen_subcommand_from check' -l format -s f -x -a 'table json' -d 'Output format'
 complete -c convcalc -n '__fish_seen_subcommand_from check' -l junit-xml -r -F -d 'Also write a JUnit XML report (for CI) to this file'
 complete -c convcalc -n '__fish_seen_subcommand_from check' -l help -s h -d 'Show this message and exit'
-complete -c convcalc -n '__fish_seen_subcommand_from check' -F
+complete -c convcalc -n '__fish_seen_subcommand_from check' -a '(__fish_complete_suffix .yaml; __fish_complete_suffix .yml)'
 
 complete -c convcalc -n '__fish_seen_subcommand_from compare' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture to put side by side (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from compare' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
@@ -72,7 +72,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from explain' -a '(__fish_comple
 
 complete -c convcalc -n '__fish_seen_subcommand_from export' -l output -s o -r -F -d 'Write to this file instead of stdout'
 complete -c convcalc -n '__fish_seen_subcommand_from export' -l help -s h -d 'Show this message and exit'
-complete -c convcalc -n '__fish_seen_subcommand_from export' -F
+complete -c convcalc -n '__fish_seen_subcommand_from export' -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50'
 
 complete -c convcalc -n '__fish_seen_subcommand_from flops' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from flops' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'

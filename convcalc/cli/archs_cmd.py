@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from convcalc.cli.app import app
-from convcalc.cli.common import FormatOpt, OutputFormat, fail, make_console, state, user_errors
+from convcalc.cli.common import FormatOpt, complete_arch, OutputFormat, fail, make_console, state, user_errors
 
 if TYPE_CHECKING:  # pragma: no cover
     from convcalc.archs import ArchInfo
@@ -117,7 +117,7 @@ def _absolute_modeline(text: str) -> str:
 @app.command(name="export")
 def export(
     name: Annotated[str, typer.Argument(help="A built-in architecture, e.g. resnet50 (see `convcalc archs`).",
-                                        show_default=False)],
+                                        show_default=False, autocompletion=complete_arch)],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.",
                                                    show_default=False)] = None,
 ) -> None:

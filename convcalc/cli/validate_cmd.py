@@ -18,6 +18,7 @@ import typer
 
 from convcalc.cli.app import app
 from convcalc.cli.common import (
+    complete_spec,
     EXIT_INVALID,
     EXIT_MISMATCH,
     ArchOpt,
@@ -321,7 +322,7 @@ def _short_verdict(counts: dict[str, int]) -> str:
 def check_command(
     paths: Annotated[list[str] | None, typer.Argument(
         help="Spec files and folders (searched recursively for *.yaml); default: specs/.",
-        show_default=False)] = None,
+        show_default=False, autocompletion=complete_spec)] = None,
     device: Annotated[str | None, typer.Option(
         "--device", "-d", help="Where to run: meta (default: shapes, params and torch FLOPs, no memory), "
         "cpu, cuda, cuda:N, mps or auto.", show_default=False)] = None,
