@@ -193,7 +193,7 @@ def test_options_match_reference(name: str, params: dict[str, Any], builder: Cal
 
 
 # --------------------------------------------------------------------------------------------------
-# The papers' own figures (and torchvision's), beside convcalc's exact numbers; see docs/archs.md
+# The papers' own figures (and torchvision's), beside convcalc's exact numbers; see the README's "Built-in architectures"
 # --------------------------------------------------------------------------------------------------
 
 
