@@ -571,8 +571,8 @@ def test_pre_commit_hook_offers_convcalc_check() -> None:
         assert extra in option_names(visible_commands()["check"]) or not extra.startswith("-")
 
 
-def test_commands_in_the_ecosystem_doc_exist() -> None:
-    doc = (ROOT / "docs" / "ecosystem.md").read_text()
+def test_commands_in_the_readme_exist() -> None:
+    doc = (ROOT / "README.md").read_text()
     fence = re.compile(r"^(`{3,})[a-z]*\n(.*?)^\1$", re.S | re.M)
     blocks = [m.group(2) for m in fence.finditer(doc)]
     code = "\n".join(blocks + re.findall(r"`([^`\n]+)`", fence.sub("", doc)))

@@ -226,7 +226,7 @@ class _Analyzer:
         args = dict(entry.args)
         for arg in cls.args:
             value = args.get(arg.name)
-            if arg.name == "output_size" and isinstance(value, str):
+            if arg.name == "output_size" and arg.kind == "any" and isinstance(value, str):  # ConvTranspose
                 target = self._resolve(value)
                 if target not in self.shapes:
                     raise SpecError(f"output_size refers to '{value}', which is not a layer defined above",

@@ -227,7 +227,7 @@ class _WindowPool(_PoolBase):
         return values
 
 
-def _window_args(with_dilation: bool, avg: bool, ndim: int) -> tuple[Arg, ...]:
+def _window_args(avg: bool, ndim: int) -> tuple[Arg, ...]:
     head = (
         Arg("kernel_size", "ints", doc="window size, an int or one per spatial dim"),
         Arg("stride", "ints", None, doc="step of the window (default: kernel_size)"),
@@ -341,11 +341,11 @@ def _lp_args(ndim: int) -> tuple[Arg, ...]:
 
 for _n in (1, 2, 3):
     register(type(f"MaxPool{_n}d", (_MaxPoolNd,), {
-        "type_name": f"MaxPool{_n}d", "ndim": _n, "args": _window_args(True, False, _n),
+        "type_name": f"MaxPool{_n}d", "ndim": _n, "args": _window_args(False, _n),
         "summary": f"{_n}D max pooling (torch.nn.MaxPool{_n}d)",
     }))
     register(type(f"AvgPool{_n}d", (_AvgPoolNd,), {
-        "type_name": f"AvgPool{_n}d", "ndim": _n, "args": _window_args(False, True, _n),
+        "type_name": f"AvgPool{_n}d", "ndim": _n, "args": _window_args(True, _n),
         "summary": f"{_n}D average pooling (torch.nn.AvgPool{_n}d)",
     }))
     register(type(f"LPPool{_n}d", (_LPPoolNd,), {
