@@ -300,12 +300,15 @@ def test_schema_rejects_what_convcalc_rejects(spec: dict[str, Any], why: str,
 LAYER_CLASSES = sorted({cls for cls in REGISTRY.values() if issubclass(cls, Layer)},
                        key=lambda c: c.type_name)
 
+# JSON Schema's "integer" admits 1.0 (a number with no fraction), which convcalc, like torch, rejects; the
+# schema cannot say otherwise, so integral floats are left out of the round trip.
+non_integral_floats = st.floats(-2, 4, allow_nan=False).filter(lambda f: not f.is_integer())
 scalars = st.one_of(
-    st.integers(-3, 9), st.floats(-2, 4, allow_nan=False).filter(lambda f: not f.is_integer()), st.booleans(),
+    st.integers(-3, 9), non_integral_floats, st.booleans(),
     st.none(), st.sampled_from(["same", "valid", "zeros", "reflect", "nearest", "bilinear", "x", "mean"]),
 )
 values = st.one_of(scalars,
-                   st.lists(st.one_of(st.integers(-1, 5), st.none(), st.floats(0.5, 3.5)), max_size=4),
+                   st.lists(st.one_of(st.integers(-1, 5), st.none(), non_integral_floats), max_size=4),
                    st.dictionaries(st.just("k"), st.integers(), max_size=1))
 
 
