@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ast
 import json
 import math
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -33,7 +34,7 @@ from convcalc.understand import transpose as tr
 from convcalc.understand.layerexpr import layer_expression, make_layer
 
 runner = CliRunner()
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(os.environ.get("CONVCALC_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LECTURE = "[[1,0,3,5],[3,4,2,2],[1,3,3,9],[5,7,8,4]]"
 
 
@@ -94,6 +95,7 @@ def _with_padding(layer: Any, axis: int, op: int) -> nn.Module:
 @given(transposed_layers())
 def test_solver_answers_are_what_torch_does(case: tuple[Any, tuple[int, ...]]) -> None:
     layer, target = case
+    note(f"{layer.type_name} {layer.resolved_args()} input {layer.in_shape} target {target}")
     answer = tr.solve(layer, target)
     for a in answer.axes:
         # every output size torch can produce in this dim, over every output_padding its constructor accepts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, NamedTuple, Sequence
 
 from convcalc.errors import LayerError
 
@@ -233,58 +233,165 @@ def fnum(value: int | Fraction) -> str:
     return text if (value.denominator == 1 and value >= 0) else f"({text})"
 
 
+# A field along one axis: (lo, hi) in input coordinates, or None for an output that reads no input.
+Span = tuple[Fraction, Fraction] | None
+
+# The longest period of field patterns kept exactly; beyond it an operation first widens its input to
+# one linear field containing every output's field (conservative: sizes may then be overestimated).
+MAX_RF_PERIOD = 4096
+
+
+def _hull(spans: Iterable[Span]) -> Span:
+    present = [s for s in spans if s is not None]
+    if not present:
+        return None
+    return min(s[0] for s in present), max(s[1] for s in present)
+
+
 class AxisRF(NamedTuple):
     """Receptive field of a feature map along one input axis.
 
-    size:  extent in input pixels of the field of one output position (padding included)
-    jump:  distance in input pixels between neighbouring outputs (fractional after upsampling);
+    size:  extent in input pixels of the largest field of any output position (padding included)
+    jump:  mean distance in input pixels between neighbouring outputs (fractional after upsampling);
            None once the field is global (after Flatten, a global pool, a Linear over everything)
     start: centre of output index 0's field, in input coordinates (may be negative or half-integer)
+    pattern: None when every output's field is the same window shifted by `jump` (conv and pool
+           stacks). After a transposed conv or an upsampling the fields repeat only with a period P:
+           then `pattern[r]` is the exact field (lo, hi) of output r for r < P, and output q*P + r has
+           field pattern[r] shifted by q*P*jump. An entry None is an output that reads no input at all
+           (a transposed conv position that no kernel tap reaches, when the dilation or kernel is small
+           against the stride); such outputs count for neither `size` nor `start`, and when output 0
+           is one of them `start` is the centre of the first output r that has a field, less r*jump.
+    exact: False once a documented approximation entered the field (interpolating upsampling, a
+           nearest resize by a non-integer ratio, a merge of maps on different grids, a pattern whose
+           period passed MAX_RF_PERIOD): then `size` is the widest field but single positions' fields
+           may differ from `field(o)`.
     """
 
     size: Fraction
     jump: Fraction | None
     start: Fraction
+    pattern: tuple[Span, ...] | None = None
+    exact: bool = True
 
     @property
     def is_global(self) -> bool:
         return self.jump is None
 
+    @property
+    def period(self) -> int:
+        return 1 if self.pattern is None else len(self.pattern)
+
+    def field(self, index: int) -> Span:
+        """The exact field (lo, hi) of output `index` in input coordinates (None: it reads no input).
+        Indices outside the map extrapolate the pattern, as the sliding windows' padding does."""
+        if self.jump is None:
+            first = self.start - (self.size - 1) / 2
+            return first, first + self.size - 1
+        if self.pattern is None:
+            centre = self.start + index * self.jump
+            return centre - (self.size - 1) / 2, centre + (self.size - 1) / 2
+        turns, residue = divmod(index, len(self.pattern))
+        span = self.pattern[residue]
+        if span is None:
+            return None
+        shift = turns * len(self.pattern) * self.jump
+        return span[0] + shift, span[1] + shift
+
+    @staticmethod
+    def from_spans(jump: Fraction, spans: Sequence[Span], exact: bool = True) -> AxisRF:
+        """The field whose outputs 0..len(spans)-1 have these fields, repeating with that period."""
+        spans = list(spans)
+        period = len(spans)
+        for divisor in range(1, period + 1):  # the shortest period that repeats them
+            if period % divisor:
+                continue
+            shift = divisor * jump
+            if all((spans[r] is None and spans[r - divisor] is None)
+                   or (spans[r] is not None and spans[r - divisor] is not None
+                       and spans[r] == (spans[r - divisor][0] + shift, spans[r - divisor][1] + shift))
+                   for r in range(divisor, period)):
+                spans = spans[:divisor]
+                break
+        present = [(r, s) for r, s in enumerate(spans) if s is not None]
+        if not present:  # no output reads any input: keep a point field so that the numbers stay defined
+            return AxisRF(Fraction(1), jump, Fraction(0), tuple(spans), exact)
+        size = max(hi - lo for _, (lo, hi) in present) + 1
+        r, (lo, hi) = present[0]
+        start = (lo + hi) / 2 - r * jump
+        return AxisRF(size, jump, start, None if len(spans) == 1 else tuple(spans), exact)
+
+    def conservative(self) -> AxisRF:
+        """One linear field (period 1) containing every output's exact field (no longer exact)."""
+        if self.pattern is None or self.jump is None:
+            return self._replace(exact=False)
+        offsets = [(s[0] - r * self.jump, s[1] - r * self.jump) for r, s in enumerate(self.pattern) if s is not None]
+        if not offsets:
+            return AxisRF(self.size, self.jump, self.start, exact=False)
+        lo, hi = min(o[0] for o in offsets), max(o[1] for o in offsets)
+        return AxisRF(hi - lo + 1, self.jump, (lo + hi) / 2, exact=False)
+
+    def _gather(self, jump: Fraction, period: int, sources: Callable[[int], Iterable[int]]) -> AxisRF:
+        # every output o reads the inputs sources(o); `period` outputs on, it reads inputs a whole number
+        # of this field's periods on, so the new fields repeat with `period`
+        return AxisRF.from_spans(jump, [_hull(self.field(i) for i in sources(o)) for o in range(period)],
+                                 self.exact)
+
     def window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> "AxisRF":
-        """A sliding window (conv, pooling): each output sees `kernel` inputs `dilation` apart."""
+        """A sliding window (conv, pooling): output o' sees inputs o'*stride - padding + m*dilation."""
         if self.jump is None:
             return self
-        span = dilation * (kernel - 1)
-        return AxisRF(
-            size=self.size + span * self.jump,
-            jump=self.jump * stride,
-            start=self.start + (Fraction(span, 2) - padding) * self.jump,
-        )
+        if self.pattern is None:
+            span = dilation * (kernel - 1)
+            return AxisRF(
+                size=self.size + span * self.jump,
+                jump=self.jump * stride,
+                start=self.start + (Fraction(span, 2) - padding) * self.jump,
+                exact=self.exact,
+            )
+        period = self.period // math.gcd(self.period, stride)
+        # taps `cycle` apart read fields one whole number of periods apart (further right), so the
+        # extremes of the hull lie among the first and the last `cycle` taps
+        cycle = self.period // math.gcd(self.period, dilation)
+        taps = list(range(kernel)) if kernel <= 2 * cycle else [*range(cycle), *range(kernel - cycle, kernel)]
+        return self._gather(self.jump * stride, period,
+                            lambda o: (o * stride - padding + m * dilation for m in taps))
 
     def transposed_window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> "AxisRF":
-        """A transposed conv: output o gathers inputs i with o = i*stride - padding + m*dilation."""
+        """A transposed conv: output o gathers the inputs i with o = i*stride - padding + m*dilation."""
         if self.jump is None:
             return self
-        reach = dilation * (kernel - 1)
-        widest = 0
-        for residue in range(stride * dilation):  # the pattern of contributing inputs repeats with this period
-            taps = [(residue + padding - m * dilation) for m in range(kernel)]
-            inputs = [t // stride for t in taps if t % stride == 0]
-            if inputs:
-                widest = max(widest, max(inputs) - min(inputs))
-        return AxisRF(
-            size=self.size + widest * self.jump,
-            jump=self.jump / stride,
-            start=self.start + (Fraction(padding) - Fraction(reach, 2)) / stride * self.jump,
-        )
+        if self.period * stride > MAX_RF_PERIOD:
+            return self.conservative().transposed_window(kernel, stride, padding, dilation)
+
+        def sources(o: int) -> list[int]:
+            taps = (o + padding - m * dilation for m in range(kernel))
+            return [t // stride for t in taps if t % stride == 0]
+
+        return self._gather(self.jump / stride, self.period * stride, sources)
+
+    def shifted(self, offset: int) -> AxisRF:
+        """Output o is input o + offset (a crop by `offset`, or a pad by -offset)."""
+        if self.jump is None:
+            return self
+        if self.pattern is None:
+            return AxisRF(self.size, self.jump, self.start + offset * self.jump, exact=self.exact)
+        return self._gather(self.jump, self.period, lambda o: (o + offset,))
 
     def globalised(self, extent: int) -> "AxisRF":
         """Every output depends on every one of the `extent` positions of the incoming map."""
         if self.jump is None:
             return self
-        first = self.start - (self.size - 1) / 2
-        last = self.start + (extent - 1) * self.jump + (self.size - 1) / 2
-        return AxisRF(size=last - first + 1, jump=None, start=(first + last) / 2)
+        if self.pattern is None or extent <= 0:
+            first = self.start - (self.size - 1) / 2
+            last = self.start + (extent - 1) * self.jump + (self.size - 1) / 2
+        else:  # fields move right period by period: the extremes lie in the first and last periods
+            ends = [self.field(o) for o in {*range(min(extent, self.period)), *range(max(0, extent - self.period), extent)}]
+            hull = _hull(ends)
+            if hull is None:
+                return AxisRF(Fraction(1), None, self.start, exact=self.exact)
+            first, last = hull
+        return AxisRF(size=last - first + 1, jump=None, start=(first + last) / 2, exact=self.exact)
 
     def window_formulas(self, label: str, kernel: int, stride: int, padding: int, dilation: int = 1) -> list[Formula]:
         """`window`'s recurrence written out (Araujo et al.: r += d(k-1)j, j *= s, start += (d(k-1)/2 - p)j)."""
@@ -292,6 +399,15 @@ class AxisRF(NamedTuple):
             return []
         after = self.window(kernel, stride, padding, dilation)
         j = fnum(self.jump)
+        if self.pattern is not None:  # fields that repeat with a period: no closed form, the hull is taken
+            return [
+                Formula(f"RF size ({label})", "r_out = widest hull of the fields of the d-spaced inputs of one "
+                        f"output (the input's fields repeat every {self.period} positions)",
+                        fnum(after.size), after.size),
+                Formula(f"jump ({label})", "j_out = j_in*s", f"{j}*{stride}", after.jump),  # type: ignore[arg-type]
+                Formula(f"RF start ({label})", "start_out = centre of the hull of output 0's inputs' fields",
+                        fnum(after.start), after.start),
+            ]
         return [
             Formula(f"RF size ({label})", "r_out = r_in + d*(k-1)*j_in",
                     f"{fnum(self.size)} + {dilation}*({kernel}-1)*{j}", after.size),
@@ -307,23 +423,52 @@ class AxisRF(NamedTuple):
             return []
         after = self.transposed_window(kernel, stride, padding, dilation)
         j = fnum(self.jump)
+        jump = Formula(f"jump ({label})", "j_out = j_in/s", f"{j}/{stride}", after.jump)  # type: ignore[arg-type]
+        if self.pattern is not None:
+            return [
+                Formula(f"RF size ({label})", "r_out = widest hull of the fields of the inputs feeding one output "
+                        f"(the input's fields repeat every {self.period} positions)", fnum(after.size), after.size),
+                jump,
+                Formula(f"RF start ({label})", "start_out = centre of the hull of output 0's inputs' fields",
+                        fnum(after.start), after.start),
+            ]
         widest = (after.size - self.size) / self.jump
+        # output 0's field (or the first output that any input reaches): inputs first..last feed it
+        first_out = next(o for o in range(stride) if any((o + padding - m * dilation) % stride == 0
+                                                         for m in range(kernel)))
+        fed = [(first_out + padding - m * dilation) // stride for m in range(kernel)
+               if (first_out + padding - m * dilation) % stride == 0]
+        shift = f" - {first_out}*{j}/{stride}" if first_out else ""
         return [
             Formula(f"RF size ({label})", "r_out = r_in + w*j_in (w: widest span of inputs feeding one output)",
                     f"{fnum(self.size)} + {fnum(widest)}*{j}", after.size),
-            Formula(f"jump ({label})", "j_out = j_in/s", f"{j}/{stride}", after.jump),  # type: ignore[arg-type]
-            Formula(f"RF start ({label})", "start_out = start_in + (p - d*(k-1)/2)/s*j_in",
-                    f"{fnum(self.start)} + ({padding} - {dilation}*({kernel}-1)/2)/{stride}*{j}", after.start),
+            jump,
+            Formula(f"RF start ({label})", "start_out = start_in + (i_first + i_last)/2*j_in (i: the inputs "
+                    "feeding output 0; the fields repeat with a period, so no linear rule holds)",
+                    f"{fnum(self.start)} + ({fnum(min(fed))} + {fnum(max(fed))})/2*{j}{shift}", after.start),
         ]
 
     def union(self, other: "AxisRF") -> "AxisRF":
+        """The field of an output that reads both maps at the same index (a merge: Add, Concat)."""
+        if (self.jump is not None and self.jump == other.jump
+                and (self.pattern is not None or other.pattern is not None)):
+            a, b = self, other
+            period = a.period * b.period // math.gcd(a.period, b.period)
+            if period > MAX_RF_PERIOD:
+                a, b = a.conservative(), b.conservative()
+                period = 1
+            return AxisRF.from_spans(self.jump, [_hull((a.field(o), b.field(o))) for o in range(period)],
+                                     a.exact and b.exact)
+        # different grids (or a global side): the hull of output 0's fields, with the coarser jump;
+        # patterns are dropped, as no one period describes both
         lo = min(self.start - (self.size - 1) / 2, other.start - (other.size - 1) / 2)
         hi = max(self.start + (self.size - 1) / 2, other.start + (other.size - 1) / 2)
         if self.jump is None or other.jump is None:
             jump = None
         else:
             jump = max(self.jump, other.jump)
-        return AxisRF(size=hi - lo + 1, jump=jump, start=(lo + hi) / 2)
+        exact = self.exact and other.exact and (jump is None or self.jump == other.jump)
+        return AxisRF(size=hi - lo + 1, jump=jump, start=(lo + hi) / 2, exact=exact)
 
 
 RF = tuple[AxisRF, ...]

@@ -44,7 +44,13 @@ def union_rf(in_rfs: Sequence[RF], in_shapes: Sequence[Shape], out_shape: Shape)
             if in_dim < 0 or (shape[in_dim] == 1 and out_shape[dim] != 1):
                 field = field.globalised(shape[in_dim] if in_dim >= 0 else 1)
             axes[axis] = field if axes[axis] is None else axes[axis].union(field)  # type: ignore[union-attr]
-    return tuple(a if a is not None else in_rfs[0][i] for i, a in enumerate(axes))
+    merged = tuple(a if a is not None else in_rfs[0][i] for i, a in enumerate(axes))
+    # An output that one input's fields leave empty along one axis (a transposed conv position no tap
+    # reaches) reads nothing of that input along any axis; fields kept per axis cannot say so, so with
+    # several axes such a union is only an approximation.
+    if n_axes > 1 and any(None in (a.pattern or ()) for rf in in_rfs for a in rf):
+        merged = tuple(a._replace(exact=False) for a in merged)
+    return merged
 
 
 @register
@@ -212,9 +218,8 @@ class Crop(Layer):
         rank = len(self.in_shape)
         for i, offset in enumerate(self.offsets()):
             axis = spatial_index(rank, len(axes), i + 2)
-            if axis is not None and axes[axis].jump is not None:
-                a = axes[axis]
-                axes[axis] = AxisRF(size=a.size, jump=a.jump, start=a.start + offset * a.jump)
+            if axis is not None:
+                axes[axis] = axes[axis].shifted(offset)  # output o is input o + offset
         return tuple(axes)
 
     def resolved_args(self) -> dict[str, Any]:

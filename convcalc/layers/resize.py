@@ -146,8 +146,10 @@ class _UpsampleBase(Layer):
                 "area": math.prod(self.in_shape)}.get(self.mode_, 0)
 
     def rf(self, in_rfs: Sequence[RF]) -> RF:
-        """Jump scales by in/out. Nearest modes read one input per output; the interpolating modes are an
-        approximation: the taps around output 0's source point (2 per dim, 4 for bicubic) widen the field."""
+        """Jump scales by in/out. Nearest modes read one input per output: exact for an integer upscale
+        (fields repeating with the scale), one linear field (an approximation) for other ratios. The
+        interpolating modes are an approximation: the taps around output 0's source point (2 per dim,
+        4 for bicubic) widen the field."""
         axes: list[AxisRF] = []
         mode = self.mode_
         for axis, n, o in zip(in_rfs[0], self.in_shape[2:], self._target()):
@@ -166,11 +168,16 @@ class _UpsampleBase(Layer):
                         source = max(source, Fraction(0))
                 centre = math.floor(source) + Fraction(1, 2)  # taps floor(s) - taps/2 + 1 .. floor(s) + taps/2
                 axes.append(AxisRF(size=axis.size + (taps - 1) * axis.jump, jump=axis.jump * Fraction(n, o),
-                                   start=axis.start + centre * axis.jump))
+                                   start=axis.start + centre * axis.jump, exact=False))
+            elif o % n == 0:
+                # an integer scale s: output i reads input i // s in both nearest modes (nearest-exact's
+                # floor((i + 1/2) / s) is the same), a transposed window with kernel = stride = s
+                axes.append(axis.transposed_window(o // n, o // n, 0))
             else:
                 ratio = Fraction(n, o)
                 first = math.floor(ratio / 2) if mode == "nearest-exact" else 0  # source index of output 0
-                axes.append(AxisRF(size=axis.size, jump=axis.jump * ratio, start=axis.start + first * axis.jump))
+                axes.append(AxisRF(size=axis.size, jump=axis.jump * ratio, start=axis.start + first * axis.jump,
+                                   exact=False))
         return tuple(axes)
 
     def build(self) -> "torch.nn.Module":
@@ -280,9 +287,8 @@ class _PadNd(Layer):
         rank = len(self.in_shape)
         for dim, left, _ in self.padded_dims():
             i = dim - (rank - len(axes))
-            if 0 <= i < len(axes) and dim >= 1 and axes[i].jump is not None:
-                a = axes[i]
-                axes[i] = AxisRF(size=a.size, jump=a.jump, start=a.start - left * a.jump)
+            if 0 <= i < len(axes) and dim >= 1:
+                axes[i] = axes[i].shifted(-left)
         return tuple(axes)
 
     def build(self) -> "torch.nn.Module":
@@ -502,7 +508,8 @@ class PixelShuffle(_PixelShuffleBase):
         # output pixel i comes from input pixel i // r: the jump shrinks by r, the field stays
         if len(in_rfs[0]) != 2 or len(self.in_shape) != 4:
             return globalise_all(in_rfs[0], self.in_shape)
-        return tuple(AxisRF(a.size, a.jump / self.factor, a.start) if a.jump is not None else a for a in in_rfs[0])
+        # (the nearest-neighbour upsampling of a transposed window with kernel = stride = r)
+        return tuple(a.transposed_window(self.factor, self.factor, 0) for a in in_rfs[0])
 
 
 @register

@@ -144,6 +144,21 @@ class ProbeResult:
     # where no single window describes every output (adaptive pools with uneven windows, GLU along a
     # spatial dim), so such an axis proves nothing either way and is left out of the comparison.
     unproven: list[int] = field(default_factory=list)
+    # Per probed output position: (position, per axis the exact analytic field (lo, hi), per axis the
+    # measured extent of the nonzero gradient (first, last)); None for an axis not compared.
+    fields: list[tuple[list[int], list[Any], list[Any]]] = field(default_factory=list)
+
+    def _position_pairs(self) -> list[tuple[list[int], int, Any, Any]]:
+        return [(position, axis, a, m) for position, analytic, measured in self.fields
+                for axis, (a, m) in enumerate(zip(analytic, measured)) if a is not None]
+
+    def first_wrong_field(self) -> str | None:
+        """The first probed position whose measured field is not its exact analytic field."""
+        for position, axis, a, m in self._position_pairs():
+            if m is None or (Fraction(m[0]), Fraction(m[1])) != (a[0], a[1]):
+                return (f"output {position} axis {axis}: field [{_num(a[0])}, {_num(a[1])}], measured "
+                        + ("nothing" if m is None else f"[{m[0]}, {m[1]}]"))
+        return None
 
     def _compared(self) -> list[tuple[Any, Any]]:
         assert self.measured_size is not None
@@ -156,14 +171,16 @@ class ProbeResult:
 
     @property
     def size_ok(self) -> bool:
-        return self.comparable and all(Fraction(m) == Fraction(e) for e, m in self._compared())
+        """The widest field, and every probed position's field width, as the analysis says."""
+        return (self.comparable and all(Fraction(m) == Fraction(e) for e, m in self._compared())
+                and all(m is not None and m[1] - m[0] + 1 == a[1] - a[0] + 1
+                        for _, _, a, m in self._position_pairs()))
 
     @property
     def center_ok(self) -> bool:
-        if self.analytic_center is None or self.measured_center is None:
-            return True
-        return all(m is None or a is None or Fraction(m) == Fraction(a)
-                   for a, m in zip(self.analytic_center, self.measured_center))
+        """Every probed position's field centred where the analysis puts it."""
+        return all(m is None or Fraction(m[0] + m[1], 2) == (a[0] + a[1]) / 2
+                   for _, _, a, m in self._position_pairs())
 
 
 def _num(value: Fraction | None) -> int | float | None:
@@ -230,10 +247,9 @@ MAX_PERIOD = 16
 
 
 def _periods(analysis: Analysis) -> dict[str, list[int]]:
-    """Per layer and axis, after how many output positions the pattern of field widths repeats.
-
-    A layer with a finer grid (smaller jump) than some layer before it (upsampling, transposed conv)
-    sees fields whose width alternates with the ratio of the two grids; elsewhere all fields are alike.
+    """Per layer and axis, how many neighbouring positions to probe besides an exact field's own period:
+    a layer with a finer grid (smaller jump) than some layer before it sees fields whose width
+    alternates with the ratio of the two grids.
     """
     from convcalc.spec.expand import NET_INPUT
 
@@ -246,8 +262,38 @@ def _periods(analysis: Analysis) -> dict[str, list[int]]:
                   for a in range(ndim)]
         own = [a.jump if a.jump is not None else None for a in axes] if len(axes) == ndim else [None] * ndim
         coarsest[report.name] = [max(w, j) if j is not None else w for w, j in zip(widest, own)]
-        periods[report.name] = [min(MAX_PERIOD, math.ceil(w / j)) if j else 1 for w, j in zip(widest, own)]
+        periods[report.name] = [min(MAX_PERIOD, -(-w // j)) if j else 1 for w, j in zip(widest, own)]
     return periods
+
+
+def _plan(rf: Any, n_in: int, n_out: int, period: int) -> list[int]:
+    """Output positions to probe along one local axis: one per residue of `period` (up to MAX_PERIOD),
+    starting at the most central position whose field lies inside the input, and always one with the
+    widest field; an empty list when no field lies inside the input."""
+    inside = []
+    for o in range(n_out):
+        span = rf.field(o)
+        if span is not None and span[0] >= 0 and span[1] <= n_in - 1:
+            inside.append(o)
+    if not inside:
+        return []
+    centre = (n_out - 1) / 2
+    first = min(inside, key=lambda o: (abs(o - centre), o))
+    nearest = sorted(inside, key=lambda o: (abs(o - first), o))
+    chosen: list[int] = []
+    residues: set[int] = set()
+    for o in nearest:  # one position per residue of the period, nearest to the first
+        if o % period not in residues and len(chosen) < MAX_PERIOD:
+            residues.add(o % period)
+            chosen.append(o)
+    width = max(_width(rf.field(o)) for o in inside)
+    if all(_width(rf.field(o)) < width for o in chosen):
+        chosen[-1] = next(o for o in nearest if _width(rf.field(o)) == width)
+    return chosen
+
+
+def _width(span: tuple[Fraction, Fraction] | None) -> Fraction:
+    return Fraction(0) if span is None else span[1] - span[0] + 1
 
 
 def _measure(report: LayerReport, out: Any, x: torch.Tensor, spatial_in: Sequence[int],
@@ -266,31 +312,30 @@ def _measure(report: LayerReport, out: Any, x: torch.Tensor, spatial_in: Sequenc
         result.skipped = f"its output {list(out.shape)} has no {ndim} spatial axes to probe"
         return result
     out_spatial = out.shape[2:]
-    # Per axis, the output indices to probe: for a local field, the ones whose analytic field lies
-    # inside the input, the most central first; for a global one, the central index.
+    # Per axis, the output indices to probe: for a local field, positions whose exact field lies inside
+    # the input (one per residue of its period); for a global one, the central index.
     plans: list[list[int] | None] = []
     reasons: list[str] = []
     for axis, (rf, n_in, n_out) in enumerate(zip(axes, spatial_in, out_spatial)):
-        centre = (n_out - 1) / 2
         if rf.jump is None:
             plans.append([(n_out - 1) // 2])
             result.expected_size.append(n_in)
             continue
-        result.expected_size.append(_num(rf.size))
-        half = (rf.size - 1) / 2
-        inside = [o for o in range(n_out)
-                  if rf.start + o * rf.jump - half >= 0 and rf.start + o * rf.jump + half <= n_in - 1]
-        if not inside:
+        # the analysis's own period, and also the grid ratio, so that a wrong claim of one field for
+        # all outputs is probed at several positions too
+        grid = periods[axis] if axis < len(periods) else 1
+        period = min(rf.period * grid // math.gcd(rf.period, grid), 4 * MAX_PERIOD) if rf.exact else grid
+        run = _plan(rf, n_in, n_out, period)
+        if not run:
             plans.append(None)
+            result.expected_size.append(_num(rf.size))
             reasons.append(f"axis {axis}: the field ({_num(rf.size)}) is larger than the input ({n_in})"
                            if rf.size > n_in else
                            f"axis {axis}: no output position has its field inside the input")
             continue
-        first = min(inside, key=lambda o: (abs(o - centre), o))
-        period = periods[axis] if axis < len(periods) else 1
-        run = [o for o in inside if first <= o < first + period]
-        if len(run) < period:
-            run = sorted(inside, key=lambda o: abs(o - first))[:period]
+        # exact: the widest field among the probed positions (rf.size, unless no widest one lies
+        # inside); an approximation only claims the widest field, no position's own
+        result.expected_size.append(_num(max(_width(rf.field(o)) for o in run) if rf.exact else rf.size))
         plans.append(run)
     if all(p is None for p in plans):
         result.skipped = "; ".join(reasons)
@@ -300,12 +345,13 @@ def _measure(report: LayerReport, out: Any, x: torch.Tensor, spatial_in: Sequenc
     mix = (0.5 + torch.rand(out.shape[1], generator=generator, dtype=torch.float64)).to(out.device, out.dtype)
     steps = max(len(p) for p in plans if p is not None)
     extents: list[int | None] = [None] * ndim
-    centres: list[Fraction | None] = [None] * ndim
     for step in range(steps):
         position = [(p[step % len(p)] if p is not None else (n - 1) // 2) for p, n in zip(plans, out_spatial)]
         target = (out[(0, slice(None), *position)] * mix).sum()
         (grad,) = torch.autograd.grad(target, x, retain_graph=True)
         support = grad[0].detach().abs().sum(dim=0) != 0
+        analytic: list[Any] = [None] * ndim
+        measured: list[Any] = [None] * ndim
         for axis in range(ndim):
             if plans[axis] is None:
                 continue
@@ -314,8 +360,10 @@ def _measure(report: LayerReport, out: Any, x: torch.Tensor, spatial_in: Sequenc
             hits = torch.nonzero(line).flatten().tolist()
             extent = hits[-1] - hits[0] + 1 if hits else 0
             extents[axis] = max(extents[axis] or 0, extent)
-            if step == 0:
-                centres[axis] = Fraction(hits[0] + hits[-1], 2) if hits else None
+            if axes[axis].jump is not None and axes[axis].exact:
+                analytic[axis] = axes[axis].field(position[axis])
+                measured[axis] = (hits[0], hits[-1]) if hits else None
+        result.fields.append((position, analytic, measured))
         if step == 0:
             result.position = position
     result.measured_size = list(extents)
@@ -324,14 +372,11 @@ def _measure(report: LayerReport, out: Any, x: torch.Tensor, spatial_in: Sequenc
             result.unproven.append(axis)
             reasons.append(f"axis {axis}: global in the analysis (no single window fits every output), "
                            f"one output sees {extents[axis]} of {spatial_in[axis]}")
-    if steps == 1:
-        local = [plans[i] is not None and a.jump is not None for i, a in enumerate(axes)]
-        position = result.position or []
-        result.analytic_center = [_num(a.start + position[i] * a.jump) if local[i] else None  # type: ignore
-                                  for i, a in enumerate(axes)]
-        result.measured_center = [_num(c) if local[i] else None for i, c in enumerate(centres)]
-        if not any(local):
-            result.analytic_center = result.measured_center = None
+    _, analytic, measured = result.fields[0]
+    if any(a is not None for a in analytic):
+        result.analytic_center = [None if a is None else _num((a[0] + a[1]) / 2) for a in analytic]
+        result.measured_center = [None if m is None or a is None else _num(Fraction(m[0] + m[1], 2))
+                                  for a, m in zip(analytic, measured)]
     if reasons:
         result.skipped = "; ".join(reasons)
     return result

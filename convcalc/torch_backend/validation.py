@@ -515,6 +515,11 @@ def _flop_counter() -> Any:
 
 def _probe_note(result: Any) -> str:
     parts = [f"output position {result.position}"] if result.position is not None else []
+    if len(result.fields) > 1:
+        parts[-1:] = [f"{len(result.fields)} output positions from {result.position}"]
+    wrong = result.first_wrong_field()
+    if wrong:
+        parts.append(wrong)
     proven_global = [i for i, a in enumerate(result.analytic_size)
                      if a == "global" and i not in result.unproven and result.measured_size is not None]
     if proven_global:

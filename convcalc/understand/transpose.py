@@ -174,8 +174,26 @@ class TransposeAnswer:
 
 
 def _options(layer: Layer, axis: int, n: int) -> tuple[tuple[int, int], ...]:
-    sizes = ((op, layer.out_size(axis, n, op)) for op in layer.valid_output_paddings(axis))
-    return tuple((op, size) for op, size in sizes if size > 0)
+    """(output_padding, output size) pairs torch accepts in `axis` for input size n, the other dims as they are.
+
+    Each candidate is built as a whole layer: another dim's empty output, say, is fine for oneDNN but
+    not for the native kernel a nonzero output_padding selects, so a size alone does not prove validity.
+    """
+    ndim = layer.ndim or 0
+    shape = list(layer.in_shape)
+    shape[len(shape) - ndim + axis] = n
+    options = []
+    for op in layer.valid_output_paddings(axis):
+        ops = list(layer.output_padding)
+        ops[axis] = op
+        try:
+            variant = with_args(layer, in_shape=tuple(shape), output_padding=tuple(ops), output_size=None)
+        except LayerError:
+            continue
+        size = variant.out_shape[len(variant.out_shape) - ndim + axis]
+        if size > 0:
+            options.append((op, size))
+    return tuple(options)
 
 
 def _forward_sizes(layer: Layer, axis: int, n: int) -> tuple[int, ...]:
@@ -290,7 +308,10 @@ def _nearest_changes(layer: Layer, axis: int, n: int, target: int) -> list[Chang
             ops = list(variant.output_padding)
             ops[axis] = op
             # the other dims keep their own (already solved or original) output_padding
-            solved = with_args(variant, output_padding=tuple(ops))
+            try:
+                solved = with_args(variant, output_padding=tuple(ops))
+            except LayerError:  # valid in this dim, but the whole layer is not (e.g. another dim's size)
+                continue
             changes.append(Change(arg, axis, old, found, op, layer_expression(solved)))
     changes.sort(key=lambda c: (abs(c.new - c.old), CHANGEABLE.index(c.arg)))
     return changes
