@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from convcalc.cli.app import app
-from convcalc.cli.common import FormatOpt, complete_arch, OutputFormat, fail, make_console, state, user_errors
+from convcalc.cli.common import (
+    FormatOpt,
+    OutputFormat,
+    complete_arch,
+    make_console,
+    state,
+    user_errors,
+    write_output,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from convcalc.archs import ArchInfo
@@ -129,12 +137,6 @@ def export(
 
     with user_errors():
         text = _absolute_modeline(arch_source(name))
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
-    if not state.quiet:
+    write_output(text, output)
+    if output is not None and not state.quiet:
         sys.stderr.write(f"wrote {output}\n")

@@ -213,3 +213,14 @@ def resolve_spec(sources: list[str] | None, arch: str | None, input_text: str | 
     if path.is_dir():
         raise SpecError(f"{path} is a folder; pass one spec file (`convcalc check` takes folders)")
     return load_spec(path, overrides)
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Text to stdout, or to `output` (a clean exit-2 message when the file cannot be written)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None

@@ -8,7 +8,6 @@ never disagree with the command line; a test regenerates them and compares. No t
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -25,9 +24,9 @@ from convcalc.cli.common import (
     arch_choices,
     complete_arch,
     complete_spec,
-    fail,
     load_analysis,
     user_errors,
+    write_output,
 )
 
 OutputOpt = Annotated[
@@ -35,16 +34,6 @@ OutputOpt = Annotated[
     typer.Option("--output", "-o", help="Write to this file instead of standard output.", show_default=False,
                  dir_okay=False),
 ]
-
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 # -- convcalc schema -------------------------------------------------------------------------------
@@ -61,7 +50,7 @@ def schema_command(output: OutputOpt = None) -> None:
     """
     from convcalc.schema import schema_text
 
-    _emit(schema_text(), output)
+    write_output(schema_text(), output)
 
 
 # -- convcalc graph --------------------------------------------------------------------------------
@@ -98,7 +87,7 @@ def graph_command(
 
     with user_errors():
         analysis = load_analysis(sources, arch, input_text, sets)
-    _emit(RENDERERS[fmt.value](analysis, direction=direction.value, clusters=not flat), output)
+    write_output(RENDERERS[fmt.value](analysis, direction=direction.value, clusters=not flat), output)
 
 
 # -- completion scripts ----------------------------------------------------------------------------
@@ -510,4 +499,4 @@ def completions_command(
 
     Example: [bold]convcalc completions bash > ~/.local/share/bash-completion/completions/convcalc[/]
     """
-    _emit(completion_script(shell.value), output)
+    write_output(completion_script(shell.value), output)

@@ -319,45 +319,44 @@ class _ShapedPadNd(_PadNd):
                              arg="padding")
         return k
 
-    def _too_small(self, outs: list[tuple[int, int]]) -> LayerError:
-        return LayerError(
-            f"input ({', '.join(str(n) for n, _ in outs)}) is too small. Calculated output "
-            f"({', '.join(str(o) for _, o in outs)})", hint="negative padding crops: keep every padded dim >= 0 and one of them >= 1",
-            arg="padding")
+    def _check_nonempty_input(self) -> None:
+        """Reflection and replication padding (ATen) first check the rank and refuse an empty input."""
+        self._check_rank()
+        shape = self.in_shape
+        batched = len(shape) == len(self.pads) // 2 + 2
+        if 0 in shape[int(batched):]:
+            raise LayerError(f"non-empty input expected, got {list(shape)}", arg="inputs")
+
+    def _check_output_size(self) -> None:
+        outs = [(self.in_shape[d], self.in_shape[d] + left + right) for d, left, right in self.padded_dims()]
+        if any(o < 0 for _, o in outs) or all(o < 1 for _, o in outs):  # ATen: some dim must stay >= 1
+            raise LayerError(
+                f"input ({', '.join(str(n) for n, _ in outs)}) is too small. Calculated output "
+                f"({', '.join(str(o) for _, o in outs)})",
+                hint="negative padding crops: keep every padded dim >= 0 and one of them >= 1", arg="padding")
 
 
 class _ReflectionPadNd(_ShapedPadNd):
     pad_mode = "reflect"
 
     def check_mode(self) -> None:
-        self._check_rank()
+        self._check_nonempty_input()
         shape = self.in_shape
-        batched = len(shape) == len(self.pads) // 2 + 2
-        if 0 in shape[int(batched):]:
-            raise LayerError(f"non-empty input expected, got {list(shape)}", arg="inputs")
         for dim, left, right in self.padded_dims():
             if left >= shape[dim] or right >= shape[dim]:
                 raise LayerError(
                     f"Padding size should be less than the corresponding input dimension, but got: padding "
                     f"({left}, {right}) at dimension {dim} of input {list(shape)}",
                     hint=f"reflection padding must be < {shape[dim]} here", arg="padding")
-        outs = [(shape[d], shape[d] + l + r) for d, l, r in self.padded_dims()]
-        if any(o < 0 for _, o in outs) or all(o < 1 for _, o in outs):  # ATen: some dim must stay >= 1
-            raise self._too_small(outs)
+        self._check_output_size()
 
 
 class _ReplicationPadNd(_ShapedPadNd):
     pad_mode = "replicate"
 
     def check_mode(self) -> None:
-        self._check_rank()
-        shape = self.in_shape
-        batched = len(shape) == len(self.pads) // 2 + 2
-        if 0 in shape[int(batched):]:
-            raise LayerError(f"non-empty input expected, got {list(shape)}", arg="inputs")
-        outs = [(shape[d], shape[d] + l + r) for d, l, r in self.padded_dims()]
-        if any(o < 0 for _, o in outs) or all(o < 1 for _, o in outs):  # ATen: some dim must stay >= 1
-            raise self._too_small(outs)
+        self._check_nonempty_input()
+        self._check_output_size()
 
 
 class _CircularPadNd(_ShapedPadNd):
