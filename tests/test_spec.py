@@ -206,3 +206,86 @@ def test_huge_inputs_and_long_specs_are_exact() -> None:
     long = convcalc.analyze({"input": [1, 4, 8, 8], "layers": layers})
     assert len(long.layers) == 10000
     assert long.totals["params"] == 10000 * (16 + 4)
+
+
+# --------------------------------------------------------------------------------------------------
+# The incoming shape in expressions (in_channels, in_shape, in_spatial, in_features)
+# --------------------------------------------------------------------------------------------------
+
+SE_SPEC = """
+    input: [1, 3, 16, 12]
+    blocks:
+      se:   # torchvision's SqueezeExcitation: the squeeze width follows the block's input
+        params: {squeeze: "${make_divisible(in_channels // 4, 8)}"}
+        layers:
+          - {name: avgpool, type: AdaptiveAvgPool2d, output_size: 1}
+          - {name: fc1, type: Conv2d, out_channels: $squeeze, kernel_size: 1}
+          - {name: relu, type: ReLU}
+          - {name: fc2, type: Conv2d, out_channels: "${in_channels * 4}", kernel_size: 1}
+    layers:
+      - {name: stem, type: Conv2d, out_channels: 72, kernel_size: 3}
+      - {name: se, block: se}
+      - {name: pool, type: AvgPool2d, inputs: stem, kernel_size: "${in_spatial}"}
+      - {name: half, type: Conv2d, out_channels: "${in_shape[1] // 2}", kernel_size: 1}
+      - {name: flat, type: Flatten}
+      - {name: fc, type: Linear, out_features: "${in_features + 1}"}
+"""
+
+
+def test_expressions_read_the_incoming_shape() -> None:
+    result = convcalc.analyze(spec(SE_SPEC))
+    shapes = {r.name: r.output_shape for r in result.layers}
+    # block parameters read the block's input (72 channels), layer arguments their own layer's input
+    assert shapes["se.fc1"] == (1, make_divisible(72 // 4, 8), 1, 1) == (1, 24, 1, 1)
+    assert shapes["se.fc2"] == (1, 24 * 4, 1, 1)
+    assert shapes["pool"] == (1, 72, 1, 1)          # kernel = the whole 14x10 map of `stem`
+    assert shapes["half"] == (1, 36, 1, 1)
+    assert shapes["fc"] == (1, 37)
+    # the same block at another width follows it: nothing is threaded by hand
+    wider = convcalc.analyze(spec(SE_SPEC.replace("out_channels: 72", "out_channels: 160")))
+    assert wider.layer("se.fc1").output_shape[1] == make_divisible(160 // 4, 8) == 40
+    assert convcalc.analyze(spec(SE_SPEC), input_shape=(2, 3, 30, 9)).layer("pool").output_shape == (2, 72, 1, 1)
+
+
+@pytest.mark.parametrize("where, fragment", [
+    ("repeat: '${in_channels}'", "repeat"),
+    ("when: '${in_channels > 2}'", "when"),
+    ("name: 'c${in_channels}'", "longer text"),
+    ("inputs: '${in_shape}'", "inputs"),
+])
+def test_incoming_shape_where_no_shape_is_known_is_a_clear_error(where: str, fragment: str) -> None:
+    text = spec(f"""
+        input: [1, 3, 8, 8]
+        layers:
+          - {{type: Conv2d, out_channels: 4, kernel_size: 1, {where}}}
+    """)
+    with pytest.raises(SpecError) as info:
+        convcalc.analyze(text)
+    message = str(info.value)
+    assert "in_" in message and info.value.line == 3
+    assert fragment in message or "not known here" in message
+    assert "in_channels" in (info.value.hint or "") or "longer text" in message
+
+
+def test_incoming_shape_in_spec_params_and_expectations_is_refused() -> None:
+    with pytest.raises(SpecError) as info:
+        convcalc.analyze(spec("""
+            input: [1, 3, 8, 8]
+            params: {width: "${in_channels}"}
+            layers:
+              - {type: Conv2d, out_channels: $width, kernel_size: 1}
+        """))
+    assert "not known here" in str(info.value) and info.value.line == 2
+
+
+def test_incoming_shape_errors_name_the_layer() -> None:
+    with pytest.raises(SpecError) as info:
+        convcalc.analyze(spec("""
+            input: [1, 3, 8, 8]
+            layers:
+              - {name: c, type: Conv2d, out_channels: "${in_spatial[2]}", kernel_size: 1}
+        """))
+    assert info.value.layer == "c" and "out of range" in str(info.value) and info.value.line == 3
+    assert evaluate("[4, 5][-1]", {}) == 5
+    with pytest.raises(ExprError):
+        evaluate("(4)[0]", {})

@@ -9,6 +9,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from convcalc.errors import LayerError, Location, SpecError
 from convcalc.layers.base import COMPOSITES, RF, AxisRF, Layer, Shape, identity_rf, lookup
 from convcalc.spec.expand import NET_INPUT, LayerEntry, Spec, load_spec
+from convcalc.spec.expr import ExprError, find_deferred, resolve_deferred
 
 TOTAL_KEYS = ("params", "buffers", "macs", "flops", "fvcore_flops", "torch_flops")
 
@@ -196,10 +197,11 @@ class _Analyzer:
             self._layer(entry)
             return
         in_shapes = [self.shapes[self._resolve(i)] for i in entry.inputs]
+        args = self._shape_args(entry, composite.type_name)
         try:
             if len(in_shapes) != 1:
                 raise LayerError(f"{composite.type_name} takes 1 input, got {len(in_shapes)}", arg="inputs")
-            parts = composite.expand(entry.args, in_shapes[0])
+            parts = composite.expand(args, in_shapes[0])
         except LayerError as exc:
             raise self._spec_error(exc, entry, composite.type_name) from None
         previous: tuple[str, ...] = entry.inputs
@@ -212,6 +214,19 @@ class _Analyzer:
         if entry.expect:
             self._check_layer_expectations(entry, self.reports[-1])
 
+    def _shape_args(self, entry: LayerEntry, type_name: str) -> dict[str, Any]:
+        """The entry's arguments with every expression that reads the incoming shape evaluated."""
+        args = dict(entry.args)
+        for key, value in args.items():
+            if find_deferred(value) is None:
+                continue
+            try:
+                args[key] = resolve_deferred(value, lambda ref: self.shapes[self._resolve(ref)])
+            except ExprError as exc:
+                raise SpecError(str(exc), location=entry.arg_locations.get(key, entry.location), layer=entry.name,
+                                layer_type=type_name) from None
+        return args
+
     def _spec_error(self, exc: LayerError, entry: LayerEntry, type_name: str) -> SpecError:
         where = entry.arg_locations.get(exc.arg or "", entry.location) if exc.arg else entry.location
         return SpecError(exc.message, location=where, layer=entry.name, layer_type=type_name, hint=exc.hint)
@@ -223,7 +238,7 @@ class _Analyzer:
             raise self._spec_error(exc, entry, entry.type) from None
         inputs = tuple(self._resolve(i) for i in entry.inputs)
         in_shapes = [self.shapes[i] for i in inputs]
-        args = dict(entry.args)
+        args = self._shape_args(entry, cls.type_name)
         for arg in cls.args:
             value = args.get(arg.name)
             if arg.name == "output_size" and arg.kind == "any" and isinstance(value, str):  # ConvTranspose

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from convcalc.errors import Location, SpecError
-from convcalc.spec.expr import ExprError, substitute
+from convcalc.spec.expr import SHAPE_VARIABLES, ExprError, bind_deferred, find_deferred, substitute
 from convcalc.spec.yamlload import SpecList, SpecMap, load_yaml
 
 NET_INPUT = "input"
@@ -184,14 +184,28 @@ class Expander:
             if isinstance(item, Mapping) and isinstance(item.get("name"), str):
                 self.all_declared.add(item["name"])
 
-    def _subst(self, value: Any, env: Mapping[str, Any], where: Location, layer: str | None = None) -> Any:
+    def _subst(self, value: Any, env: Mapping[str, Any], where: Location, layer: str | None = None,
+               incoming: str | None = None) -> Any:
+        """Substitute variables; `incoming` names the layer whose output shape the expression may read
+        (a layer's first input, a block's input). Elsewhere the incoming shape is an error."""
         if isinstance(value, Mapping):
-            return {k: self._subst(v, env, _where(value, k) if isinstance(value, SpecMap) else where, layer)
+            return {k: self._subst(v, env, _where(value, k) if isinstance(value, SpecMap) else where, layer,
+                                   incoming)
                     for k, v in value.items()}
         try:
-            return substitute(value, env)
+            result = substitute(value, env)
         except ExprError as exc:
             raise self.error(str(exc), where, layer=layer) from None
+        deferred = find_deferred(result)
+        if deferred is None:
+            return result
+        if incoming is None:
+            raise self.error(
+                f"'{deferred.variable}' (the incoming shape) is not known here: the structure of a spec "
+                "(names, inputs, when, repeat, blocks, the input, spec params and expectations) is fixed "
+                "before any shape is computed", where, layer=layer,
+                hint=f"read {', '.join(SHAPE_VARIABLES)} only in a layer's arguments or a block's parameters")
+        return bind_deferred(result, incoming)
 
     # -- lists, repeats, blocks ---------------------------------------------------------------------
     def _expand_list(self, items: list[Any], scope: _Scope) -> None:
@@ -203,13 +217,14 @@ class Expander:
 
     def _expand_item(self, item: Mapping[str, Any], scope: _Scope) -> None:
         where = _where(item)
+        named = scope.full(item["name"]) if isinstance(item.get("name"), str) else None  # for messages
         if "when" in item:
-            condition = self._subst(item["when"], scope.env, _where(item, "when"))
+            condition = self._subst(item["when"], scope.env, _where(item, "when"), named)
             if not isinstance(condition, bool):
                 raise self.error(f"'when' must be true or false, got {condition!r}", _where(item, "when"))
             if not condition:
                 return
-        repeat = self._subst(item.get("repeat", None), scope.env, _where(item, "repeat"))
+        repeat = self._subst(item.get("repeat", None), scope.env, _where(item, "repeat"), named)
         if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0):
             raise self.error(f"'repeat' must be a non-negative integer, got {repeat!r}", _where(item, "repeat"))
         first = item.get("first")
@@ -317,7 +332,7 @@ class Expander:
             loc = _where(original, key)
             if original.get(key) is not value and isinstance(original.get("first"), SpecMap):
                 loc = original["first"].where(key)
-            args[key] = self._subst(value, env, loc, full)
+            args[key] = self._subst(value, env, loc, full, incoming=inputs[0])
             arg_locations[key] = loc
         arg_locations["inputs"] = _where(original, "inputs") if "inputs" in original else where
         expect = item.get("expect")
@@ -358,6 +373,11 @@ class Expander:
         if not isinstance(declared, Mapping):
             raise self.error("a block's 'params' must be a mapping of name -> default (null: required)",
                              _where(block, "params"))
+        local = local or self._auto_name(scope, str(block_name))
+        prefix = scope.full(local)
+        inputs = self._resolve_inputs(item, original, scope, env, prefix, None)
+        if len(inputs) != 1:
+            raise self.error("a block takes exactly one input", _where(original, "inputs"), layer=prefix)
         block_env: dict[str, Any] = dict(env)
         passed = {k: v for k, v in item.items() if k not in RESERVED_KEYS}
         for key in passed:
@@ -369,17 +389,12 @@ class Expander:
         for key, default in declared.items():
             if key in passed:
                 loc = _where(original, key)
-                block_env[key] = self._subst(passed[key], env, loc)
+                block_env[key] = self._subst(passed[key], env, loc, incoming=inputs[0])
             elif default is None:
                 raise self.error(f"block '{block_name}' needs parameter '{key}'", _where(original),
                                  hint=f"add {key}: <value> to this use of the block")
             else:
-                block_env[key] = self._subst(default, block_env, _where(declared, key))
-        local = local or self._auto_name(scope, str(block_name))
-        prefix = scope.full(local)
-        inputs = self._resolve_inputs(item, original, scope, env, prefix, None)
-        if len(inputs) != 1:
-            raise self.error("a block takes exactly one input", _where(original, "inputs"), layer=prefix)
+                block_env[key] = self._subst(default, block_env, _where(declared, key), incoming=inputs[0])
         self._claim(scope, local, _where(original, "name") if "name" in original else where)
         inner = _Scope(prefix, inputs[0], block_env, str(block_name))
         self._expand_list(block["layers"], inner)
