@@ -790,6 +790,14 @@ GRAPH_SAMPLES: dict[str, dict[str, Any]] = {
     "Crop": {"input": X2, "layers": [
         {"name": "small", "type": "MaxPool2d", "kernel_size": 2},
         {"type": "Crop", "inputs": ["input", "small"]}, {"type": "Crop", "size": [3, 2]}]},
+    # multi-output layers: later layers read piece k as name.k
+    "Split": {"input": X2, "layers": [
+        {"name": "s", "type": "Split", "split_size_or_sections": [1, 3], "dim": 1},
+        {"name": "conv", "type": "Conv2d", "inputs": "s.1", "out_channels": 2, "kernel_size": 3, "padding": 1},
+        {"type": "Concat", "inputs": ["s.0", "conv"]}]},
+    "Chunk": {"input": X2, "layers": [
+        {"name": "c", "type": "Chunk", "chunks": 3, "dim": -2},
+        {"type": "Concat", "inputs": ["c.2", "c.0", "c.1"], "dim": 2}]},
 }
 
 
@@ -823,11 +831,12 @@ def test_sample_matches_torch(type_name: str) -> None:
 def test_graph_sample_matches_torch(type_name: str) -> None:
     result = convcalc.analyze(GRAPH_SAMPLES[type_name])
     net = convcalc.build(result)
-    captured: dict[str, tuple[int, ...]] = {}
+    captured: dict[str, Any] = {}
     for name, module in net.named_layers():
-        module.register_forward_hook(lambda m, i, o, name=name: captured.__setitem__(name, tuple(o.shape)))
+        module.register_forward_hook(lambda m, i, o, name=name: captured.__setitem__(
+            name, tuple(tuple(p.shape) for p in o) if isinstance(o, tuple) else tuple(o.shape)))
     _run(net, torch.randn(*result.input_shape))
-    assert {r.name: r.output_shape for r in result.layers} == captured
+    assert {r.name: r.output_shapes or r.output_shape for r in result.layers} == captured
     assert result.totals["params"] == numel(net.parameters())
     assert_flops_match(result, net, result.input_shape)
 

@@ -75,6 +75,7 @@ class LayerReport:
     ambiguity: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = ()
     expanded_from: str | None = None
+    output_shapes: tuple[Shape, ...] = ()  # a multi-output layer's every output (read as name.0, name.1, ...)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -83,6 +84,7 @@ class LayerReport:
             "inputs": list(self.inputs),
             "input_shapes": [list(s) for s in self.input_shapes],
             "output_shape": list(self.output_shape),
+            **({"output_shapes": [list(s) for s in self.output_shapes]} if self.output_shapes else {}),
             "params": self.params,
             "buffers": self.buffers,
             "macs": self.macs,
@@ -174,6 +176,7 @@ class _Analyzer:
         self.shapes: dict[str, Shape] = {NET_INPUT: self.input_shape}
         self.rfs: dict[str, RF] = {NET_INPUT: identity_rf(len(shape) - 2)}
         self.alias: dict[str, str] = dict(spec.aliases)
+        self.pieces: dict[str, tuple[int, str]] = {}  # multi-output layer -> (its output count, its type)
         self.reports: list[LayerReport] = []
         self.expectations: list[ExpectationResult] = []
 
@@ -196,7 +199,7 @@ class _Analyzer:
         if composite is None:
             self._layer(entry)
             return
-        in_shapes = [self.shapes[self._resolve(i)] for i in entry.inputs]
+        in_shapes = [self.shapes[i] for i in self._inputs(entry, composite.type_name)]
         args = self._shape_args(entry, composite.type_name)
         try:
             if len(in_shapes) != 1:
@@ -213,6 +216,31 @@ class _Analyzer:
         self.alias[entry.name] = previous[0]
         if entry.expect:
             self._check_layer_expectations(entry, self.reports[-1])
+
+    def _inputs(self, entry: LayerEntry, type_name: str) -> tuple[str, ...]:
+        """The entry's inputs resolved to layer outputs; a multi-output layer must be read piece by piece."""
+        inputs = tuple(self._resolve(i) for i in entry.inputs)
+        for name in inputs:
+            if name in self.shapes:
+                continue
+            base, _, index = name.rpartition(".")
+            if name in self.pieces:
+                count, kind = self.pieces[name]
+                message = (f"'{name}' ({kind}) has {count} outputs: read one of them as "
+                           f"{', '.join(f'{name}.{k}' for k in range(min(count, 3)))}{', ...' if count > 3 else ''}")
+                hint = "e.g. inputs: " + f"{name}.0" + (" (a layer after it reads `prev` by default: name the piece)")
+            elif base in self.pieces:
+                count, kind = self.pieces[base]
+                message = f"'{base}' ({kind}) has {count} outputs, {base}.0 to {base}.{count - 1}: there is no {name}"
+                hint = None
+            elif base in self.shapes:
+                message = f"'{base}' has a single output: there is no output {index} to read"
+                hint = f"read it as '{base}'"
+            else:  # pragma: no cover - the expander resolves every other name
+                message, hint = f"'{name}' is not a layer defined above", None
+            raise SpecError(message, location=entry.arg_locations.get("inputs", entry.location), layer=entry.name,
+                            layer_type=type_name, hint=hint)
+        return inputs
 
     def _shape_args(self, entry: LayerEntry, type_name: str) -> dict[str, Any]:
         """The entry's arguments with every expression that reads the incoming shape evaluated."""
@@ -236,7 +264,7 @@ class _Analyzer:
             cls = lookup(entry.type)
         except LayerError as exc:
             raise self._spec_error(exc, entry, entry.type) from None
-        inputs = tuple(self._resolve(i) for i in entry.inputs)
+        inputs = self._inputs(entry, cls.type_name)
         in_shapes = [self.shapes[i] for i in inputs]
         args = self._shape_args(entry, cls.type_name)
         for arg in cls.args:
@@ -250,7 +278,9 @@ class _Analyzer:
                 args[arg.name] = list(self.shapes[target])
         try:
             layer = cls(args, in_shapes, in_names=inputs)
-            rf = layer.rf([self.rfs[i] for i in inputs])
+            rfs = layer.output_rfs([self.rfs[i] for i in inputs])
+            rf = rfs[0]
+            out_shapes = layer.output_shapes() if cls.multi_output else ()
             report = LayerReport(
                 name=entry.name, type=cls.type_name, inputs=inputs, input_shapes=tuple(in_shapes),
                 output_shape=layer.out_shape, params=layer.params(), buffers=layer.buffers(), macs=layer.macs(),
@@ -258,6 +288,7 @@ class _Analyzer:
                 receptive_field=ReceptiveField(tuple(rf)), args=layer.resolved_args(), location=entry.location,
                 layer=layer, ambiguity=layer.ambiguity(),
                 notes=tuple(n for n in (layer.fvcore_note(),) if n), expanded_from=expanded_from,
+                output_shapes=out_shapes,
             )
         except LayerError as exc:
             if exc.arg == "inputs" and len(inputs) > 1:
@@ -267,8 +298,14 @@ class _Analyzer:
                 producers = {r.name: r.layer for r in self.reports}
                 exc.hint = merge_mismatch_hint(inputs, [producers.get(i) for i in inputs], in_shapes) or exc.hint
             raise self._spec_error(exc, entry, cls.type_name) from None
-        self.shapes[entry.name] = layer.out_shape
-        self.rfs[entry.name] = tuple(rf)
+        if cls.multi_output:
+            self.pieces[entry.name] = (len(out_shapes), cls.type_name)
+            for index, (shape, piece_rf) in enumerate(zip(out_shapes, rfs)):
+                self.shapes[f"{entry.name}.{index}"] = shape
+                self.rfs[f"{entry.name}.{index}"] = tuple(piece_rf)
+        else:
+            self.shapes[entry.name] = layer.out_shape
+            self.rfs[entry.name] = tuple(rf)
         self.reports.append(report)
         if entry.expect:
             self._check_layer_expectations(entry, report)

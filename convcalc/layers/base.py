@@ -544,6 +544,8 @@ class Layer:
     max_inputs: ClassVar[int | None] = 1
     # The counting convention of this layer's `flops`, in words, for docs and `explain`.
     flops_rule: ClassVar[str] = "0"
+    # Several outputs (Split, Chunk): later layers read output k as `name.k`; `output_shape` is output 0's.
+    multi_output: ClassVar[bool] = False
 
     def __init__(self, raw_args: Mapping[str, Any], in_shapes: Sequence[Shape], in_names: Sequence[str] = ()) -> None:
         self.values: dict[str, Any] = self.coerce_args(raw_args)
@@ -629,6 +631,14 @@ class Layer:
 
     def output_shape(self) -> Shape:
         return self.in_shape
+
+    def output_shapes(self) -> tuple[Shape, ...]:
+        """Every output's shape: one for most layers, one per piece for Split and Chunk."""
+        return (self.out_shape,)
+
+    def output_rfs(self, in_rfs: Sequence[RF]) -> tuple[RF, ...]:
+        """Every output's receptive field, in the order of `output_shapes`."""
+        return (self.rf(in_rfs),)
 
     def params(self) -> int:
         return 0

@@ -83,7 +83,19 @@ NAME = Column("name", "Layer", lambda r: r.name)
 TYPE = Column("type", "Type", lambda r: r.type)
 INPUTS = Column("inputs", "Inputs", _inputs)
 IN_SHAPE = Column("input_shape", "Input shape", lambda r: " + ".join(shape_text(s) for s in r.input_shapes))
-OUT_SHAPE = Column("output_shape", "Output shape", lambda r: r.output_shape, shape_text)
+def _outputs(report: LayerReport) -> Any:
+    return [list(s) for s in report.output_shapes] if report.output_shapes else report.output_shape
+
+
+def _outputs_text(value: Any) -> str:
+    """One shape, or a multi-output layer's pieces: `2 x [1, 58, 28, 28]` when equal, else each."""
+    if not value or not isinstance(value[0], (list, tuple)):
+        return shape_text(value)
+    texts = [shape_text(s) for s in value]
+    return f"{len(texts)} x {texts[0]}" if len(set(texts)) == 1 else " | ".join(texts)
+
+
+OUT_SHAPE = Column("output_shape", "Output shape", _outputs, _outputs_text)
 PARAMS = Column("params", "Params", lambda r: r.params, humanize, numeric=True, total=True)
 BUFFERS = Column("buffers", "Buffers", lambda r: r.buffers, humanize, numeric=True, total=True)
 MACS = Column("macs", "MACs", lambda r: r.macs, humanize, numeric=True, total=True)

@@ -16,6 +16,8 @@ def render_json(analysis: Analysis) -> str:
 
 
 def _csv_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
+        return " ".join(_csv_value(v) for v in value)  # a multi-output layer's pieces: 1x58x28x28 1x58x28x28
     if isinstance(value, (list, tuple)):
         return "x".join("" if v is None else str(v) for v in value)
     return value

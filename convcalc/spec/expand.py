@@ -302,6 +302,14 @@ class Expander:
             return scope.local[ref]
         if ref in self.defined and ref != NET_INPUT:
             return self.defined[ref]
+        base, dot, index = ref.rpartition(".")
+        if dot and index.isdigit() and base not in ("prev", NET_INPUT):
+            # output `index` of a multi-output layer (Split, Chunk): the analysis checks that it has one
+            found = scope.local.get(base) or self.defined.get(base)
+            if found is not None:
+                return f"{found}.{int(index)}"
+        elif dot and index.isdigit() and base == "prev":
+            return f"{scope.prev}.{int(index)}"
         visible = sorted(set(scope.local) | (set(self.defined) - {NET_INPUT}) | {"input", "prev"})
         if ref in self.all_declared or scope.full(ref) in self.all_declared:
             raise self.error(

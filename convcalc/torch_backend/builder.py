@@ -63,7 +63,7 @@ class ConvcalcNet(nn.Module):
         final = analysis.layers[-1].name
         # Every attribute exists before the layers are placed, so no layer name can shadow one.
         self.output_name: str = final
-        self._plan: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = ()
+        self._plan: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = ()
         self.layer_paths: dict[str, str] = {}
         paths = self.layer_paths
         for report, module in zip(analysis.layers, modules):
@@ -74,10 +74,13 @@ class ConvcalcNet(nn.Module):
                 last_use[name] = index
         plan = []
         for index, report in enumerate(analysis.layers):
-            released = {name for name in report.inputs if last_use[name] == index and name != final}
-            if report.name not in last_use and report.name != final:
-                released.add(report.name)  # an output nobody reads: drop it at once
-            plan.append((report.name, paths[report.name], tuple(report.inputs), tuple(sorted(released))))
+            # a multi-output layer's pieces are kept as name.0, name.1, ..., the names later layers read
+            pieces = tuple(f"{report.name}.{k}" for k in range(len(report.output_shapes)))
+            released = {name for name in report.inputs if last_use[name] == index}
+            released.update(out for out in (pieces or (report.name,)) if out not in last_use)  # read by nobody
+            if report.name == final:
+                released -= {report.name, *pieces}
+            plan.append((report.name, paths[report.name], tuple(report.inputs), pieces, tuple(sorted(released))))
         # Plain tuples of names: the modules are looked up in the tree at each call, so replacing a
         # submodule (fine-tuning, the receptive-field probe) takes effect.
         self._plan = tuple(plan)
@@ -120,11 +123,11 @@ class ConvcalcNet(nn.Module):
 
     def named_layers(self) -> Iterator[tuple[str, nn.Module]]:
         """(spec name, module) for every layer, in execution order."""
-        for name, path, _inputs, _released in self._plan:
+        for name, path, _inputs, _pieces, _released in self._plan:
             yield name, self.get_submodule(path)
 
     def layer_inputs(self, name: str) -> tuple[str, ...]:
-        for layer, _path, inputs, _released in self._plan:
+        for layer, _path, inputs, _pieces, _released in self._plan:
             if layer == name:
                 return inputs
         raise KeyError(name)
@@ -132,11 +135,17 @@ class ConvcalcNet(nn.Module):
     # -- execution -----------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> Any:
         values: dict[str, Any] = {NET_INPUT: x}
-        for name, path, inputs, released in self._plan:
-            values[name] = self.get_submodule(path)(*[values[i] for i in inputs])
+        for name, path, inputs, pieces, released in self._plan:
+            out = self.get_submodule(path)(*[values[i] for i in inputs])
+            if pieces:
+                values.update(zip(pieces, out))
+            else:
+                values[name] = out
             for done in released:
                 del values[done]
-        return values[self.output_name]
+        if self.output_name in values:
+            return values[self.output_name]
+        return tuple(values[p] for p in self._plan[-1][3])  # the network ends in a multi-output layer
 
     def extra_repr(self) -> str:
         return f"spec={self.spec_name!r}, input_shape={list(self.input_shape)}"

@@ -58,3 +58,34 @@ class Crop(nn.Module):
 
     def extra_repr(self) -> str:
         return f"size={self.size}" if self.size is not None else "size=like the second input"
+
+
+class Split(nn.Module):
+    """torch.split as a module: a tuple of pieces, read by later layers as `name.k`."""
+
+    def __init__(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> None:
+        super().__init__()
+        self.split_size_or_sections = (split_size_or_sections if isinstance(split_size_or_sections, int)
+                                       else list(split_size_or_sections))
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.split(x, self.split_size_or_sections, dim=self.dim))
+
+    def extra_repr(self) -> str:
+        return f"split_size_or_sections={self.split_size_or_sections}, dim={self.dim}"
+
+
+class Chunk(nn.Module):
+    """torch.chunk as a module: a tuple of pieces, read by later layers as `name.k`."""
+
+    def __init__(self, chunks: int, dim: int = 0) -> None:
+        super().__init__()
+        self.chunks = chunks
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.chunk(x, self.chunks, dim=self.dim))
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, dim={self.dim}"

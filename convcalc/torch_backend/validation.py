@@ -240,6 +240,7 @@ class _Run:
         self.net: ConvcalcNet | None = None
         self.x: torch.Tensor | None = None
         self.shapes: dict[str, list[int] | None] = {}
+        self.piece_shapes: dict[str, list[list[int]]] = {}  # every output of a multi-output layer
 
     # -- helpers -------------------------------------------------------------------------------------
     def add(self, check: Check) -> None:
@@ -333,8 +334,7 @@ class _Run:
         handles = []
         for name, module in net.named_layers():
             handles.append(module.register_forward_pre_hook(lambda _m, _i, name=name: current.append(name)))
-            handles.append(module.register_forward_hook(
-                lambda _m, _i, out, name=name: self.shapes.__setitem__(name, _shape_of(out))))
+            handles.append(module.register_forward_hook(lambda _m, _i, out, name=name: self._record(name, out)))
         torch.manual_seed(self.seed)
         if self.device.type == "meta":
             self.x = torch.empty(self.analysis.input_shape, device=self.device, dtype=self.dtype)
@@ -375,12 +375,20 @@ class _Run:
                       for key, ops in counter.get_flop_counts().items() if key.startswith(prefix)}
         return per_module, int(counter.get_total_flops())
 
+    def _record(self, name: str, out: Any) -> None:
+        self.shapes[name] = _shape_of(out)
+        if isinstance(out, (tuple, list)):
+            self.piece_shapes[name] = [list(o.shape) for o in out if hasattr(o, "shape")]
+
     def _static_checks(self) -> None:
         net = self.net
         assert net is not None
         for report in self.analysis.layers:
             module = net.layer(report.name)
             self.compare(report.name, "output_shape", list(report.output_shape), self.shapes.get(report.name))
+            if report.output_shapes:
+                self.compare(report.name, "output_shapes", [list(s) for s in report.output_shapes],
+                             self.piece_shapes.get(report.name))
             params = sum(p.numel() for p in module.parameters())
             buffers = sum(b.numel() for b in module.buffers())
             self.compare(report.name, "params", report.params, params)
