@@ -7,7 +7,7 @@ Each class states its per-element count in `flops_rule`. fvcore and FlopCounterM
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 from convcalc.errors import LayerError
 from convcalc.layers.base import RF, Arg, Layer, Shape, register
@@ -38,34 +38,45 @@ class _Activation(Layer):
         return getattr(nn, self.type_name)(**self.values)
 
 
-def _simple(name: str, per_element: int, ops: str, summary: str, *args: Arg) -> None:
+def _simple(name: str, per_element: int, ops: str, summary: str, *args: Arg, functions: tuple[str, ...] = (),
+            methods: tuple[str, ...] = ()) -> None:
     register(type(name, (_Activation,), {
         "type_name": name, "per_element": per_element, "ops": ops, "args": args,
         "summary": f"{summary} (torch.nn.{name})", "__doc__": f"{summary}.",
+        "torch_functions": functions, "torch_methods": methods,
     }))
 
 
-_simple("ReLU", 1, "max(x, 0)", "rectified linear unit", _INPLACE)
-_simple("ReLU6", 2, "min(max(x, 0), 6)", "ReLU clipped at 6", _INPLACE)
+_F = "torch.nn.functional."
+
+
+_simple("ReLU", 1, "max(x, 0)", "rectified linear unit", _INPLACE,
+        functions=(_F + "relu", _F + "relu_", "torch.relu", "torch.relu_"), methods=("relu", "relu_"))
+_simple("ReLU6", 2, "min(max(x, 0), 6)", "ReLU clipped at 6", _INPLACE, functions=(_F + "relu6",))
 _simple("LeakyReLU", 2, "compare, multiply", "leaky ReLU",
-        Arg("negative_slope", "float", 0.01, doc="slope for x < 0"), _INPLACE)
+        Arg("negative_slope", "float", 0.01, doc="slope for x < 0"), _INPLACE,
+        functions=(_F + "leaky_relu", _F + "leaky_relu_"))
 _simple("ELU", 4, "compare, exp, subtract, multiply", "exponential linear unit",
-        Arg("alpha", "float", 1.0, doc="scale of the negative part"), _INPLACE)
-_simple("SELU", 7, "exp, subtract, multiply, min, max, add, scale", "scaled ELU", _INPLACE)
-_simple("SiLU", 5, "sigmoid (4), multiply", "sigmoid-weighted linear unit (swish)", _INPLACE)
-_simple("Mish", 5, "softplus (exp, add, log), tanh, multiply", "Mish", _INPLACE)
-_simple("Sigmoid", 4, "negate, exp, add, reciprocal", "logistic sigmoid")
-_simple("Tanh", 1, "tanh", "hyperbolic tangent")
-_simple("LogSigmoid", 5, "negate, exp, add, log, negate", "log of the sigmoid")
-_simple("Hardswish", 5, "add, min, max, multiply, divide", "hard swish", _INPLACE)
-_simple("Hardsigmoid", 4, "add, min, max, divide", "hard sigmoid", _INPLACE)
-_simple("Softsign", 3, "abs, add, divide", "softsign")
-_simple("Tanhshrink", 2, "tanh, subtract", "x - tanh(x)")
+        Arg("alpha", "float", 1.0, doc="scale of the negative part"), _INPLACE, functions=(_F + "elu", _F + "elu_"))
+_simple("SELU", 7, "exp, subtract, multiply, min, max, add, scale", "scaled ELU", _INPLACE,
+        functions=(_F + "selu", "torch.selu", "torch.selu_"))
+_simple("SiLU", 5, "sigmoid (4), multiply", "sigmoid-weighted linear unit (swish)", _INPLACE,
+        functions=(_F + "silu",))
+_simple("Mish", 5, "softplus (exp, add, log), tanh, multiply", "Mish", _INPLACE, functions=(_F + "mish",))
+_simple("Sigmoid", 4, "negate, exp, add, reciprocal", "logistic sigmoid",
+        functions=(_F + "sigmoid", "torch.sigmoid", "torch.sigmoid_"), methods=("sigmoid", "sigmoid_"))
+_simple("Tanh", 1, "tanh", "hyperbolic tangent",
+        functions=(_F + "tanh", "torch.tanh", "torch.tanh_"), methods=("tanh", "tanh_"))
+_simple("LogSigmoid", 5, "negate, exp, add, log, negate", "log of the sigmoid", functions=(_F + "logsigmoid",))
+_simple("Hardswish", 5, "add, min, max, multiply, divide", "hard swish", _INPLACE, functions=(_F + "hardswish",))
+_simple("Hardsigmoid", 4, "add, min, max, divide", "hard sigmoid", _INPLACE, functions=(_F + "hardsigmoid",))
+_simple("Softsign", 3, "abs, add, divide", "softsign", functions=(_F + "softsign",))
+_simple("Tanhshrink", 2, "tanh, subtract", "x - tanh(x)", functions=(_F + "tanhshrink",))
 _simple("Hardshrink", 2, "abs, compare", "hard shrinkage",
-        Arg("lambd", "float", 0.5, doc="threshold"))
+        Arg("lambd", "float", 0.5, doc="threshold"), functions=(_F + "hardshrink",))
 _simple("Threshold", 1, "compare", "threshold",
         Arg("threshold", "float", doc="values at or below it are replaced"),
-        Arg("value", "float", doc="the replacement"), _INPLACE)
+        Arg("value", "float", doc="the replacement"), _INPLACE, functions=(_F + "threshold", _F + "threshold_"))
 
 
 @register
@@ -74,6 +85,7 @@ class GELU(_Activation):
     summary = "Gaussian error linear unit (torch.nn.GELU)"
     flops_rule = "5 per element (divide, erf, add, 2 multiplies); 8 with approximate='tanh'"
     args = (Arg("approximate", "str", "none", choices=("none", "tanh"), doc="'tanh' for the tanh estimate"),)
+    torch_functions = (_F + "gelu",)
 
     def flops(self) -> int:
         return (8 if self.approximate == "tanh" else 5) * self.numel()
@@ -86,6 +98,7 @@ class CELU(_Activation):
     per_element = 7
     ops = "divide, exp, subtract, multiply, min, max, add"
     args = (Arg("alpha", "float", 1.0, doc="scale of the negative part (not 0)"), _INPLACE)
+    torch_functions = (_F + "celu", _F + "celu_")
 
     def check(self) -> None:
         if self.alpha == 0:
@@ -103,6 +116,7 @@ class Hardtanh(_Activation):
         Arg("max_val", "float", 1.0, doc="upper bound (greater than min_val)"),
         _INPLACE,
     )
+    torch_functions = (_F + "hardtanh", _F + "hardtanh_")
 
     def check(self) -> None:
         if not self.max_val > self.min_val:
@@ -137,6 +151,7 @@ class Softplus(_Activation):
         Arg("beta", "float", 1.0, doc="sharpness"),
         Arg("threshold", "float", 20.0, doc="linear above this value of beta x"),
     )
+    torch_functions = (_F + "softplus",)
 
 
 @register
@@ -146,6 +161,7 @@ class Softshrink(_Activation):
     per_element = 3
     ops = "2 compares, add or subtract"
     args = (Arg("lambd", "float", 0.5, doc="threshold (non-negative)"),)
+    torch_functions = (_F + "softshrink",)
 
     def check(self) -> None:
         if self.lambd < 0:
@@ -185,6 +201,15 @@ class PReLU(_Activation):
 
 class _SoftmaxBase(_Activation):
     args = (Arg("dim", "int", None, nullable=True, doc="the dim that sums to 1 (null: PyTorch's legacy choice)"),)
+    torch_call_args = ("dim", "_stacklevel", "dtype")
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        values = super().args_from_call(target, args, kwargs)
+        values.pop("_stacklevel", None)  # only where a deprecation warning points
+        if values.pop("dtype", None) is not None:
+            raise LayerError(f"{target} with a dtype casts the input first; {cls.type_name} has no dtype", arg="dtype")
+        return values
 
     @property
     def axis(self) -> int:
@@ -204,6 +229,8 @@ class _SoftmaxBase(_Activation):
 class Softmax(_SoftmaxBase):
     type_name = "Softmax"
     summary = "softmax along `dim` (torch.nn.Softmax)"
+    torch_functions = (_F + "softmax", "torch.softmax")
+    torch_methods = ("softmax",)
     per_element = 3
     ops = "exp, add, divide"
 
@@ -212,6 +239,8 @@ class Softmax(_SoftmaxBase):
 class LogSoftmax(_SoftmaxBase):
     type_name = "LogSoftmax"
     summary = "log-softmax along `dim` (torch.nn.LogSoftmax)"
+    torch_functions = (_F + "log_softmax", "torch.log_softmax")
+    torch_methods = ("log_softmax",)
     per_element = 3
     ops = "exp, add, subtract (one log per row is not counted)"
 
@@ -220,6 +249,7 @@ class LogSoftmax(_SoftmaxBase):
 class Softmin(_SoftmaxBase):
     type_name = "Softmin"
     summary = "softmax of -x along `dim` (torch.nn.Softmin)"
+    torch_functions = (_F + "softmin",)
     per_element = 4
     ops = "negate, exp, add, divide"
 
@@ -244,6 +274,7 @@ class GLU(_Activation):
     per_element = 5
     ops = "per output element: sigmoid (4), multiply"
     args = (Arg("dim", "int", -1, doc="the dim to split in half"),)
+    torch_functions = (_F + "glu",)
 
     def check(self) -> None:
         axis = normalize_dim(self.dim, len(self.in_shape))

@@ -546,6 +546,20 @@ class Layer:
     flops_rule: ClassVar[str] = "0"
     # Several outputs (Split, Chunk): later layers read output k as `name.k`; `output_shape` is output 0's.
     multi_output: ClassVar[bool] = False
+    # How traced PyTorch code is recognised as this type (`convcalc import`: torch_backend/importer.py
+    # walks a torch.fx graph and asks these; it keeps no table of its own).
+    # The nn.Module classes that are this layer, by qualified name; None: torch.nn.<type_name> and
+    # convcalc's own module of that name (convcalc.torch_backend.modules), where they exist.
+    torch_modules: ClassVar[tuple[str, ...] | None] = None
+    # fx call_function targets, by qualified name ("torch.flatten", "operator.add"), and call_method
+    # names ("flatten") that are this layer. A name ending in "_" (in-place) sets `inplace` if it exists.
+    torch_functions: ClassVar[tuple[str, ...]] = ()
+    torch_methods: ClassVar[tuple[str, ...]] = ()
+    # Those calls' non-tensor parameters in torch's positional order; None: this type's Args, in order.
+    torch_call_args: ClassVar[tuple[str, ...] | None] = None
+    # True: one operand of those calls is a parameter the enclosing module holds (ConvNeXt's
+    # `self.layer_scale * x`); the layer is named after that parameter, so state_dict keys match.
+    torch_parameter: ClassVar[bool] = False
 
     def __init__(self, raw_args: Mapping[str, Any], in_shapes: Sequence[Shape], in_names: Sequence[str] = ()) -> None:
         self.values: dict[str, Any] = self.coerce_args(raw_args)
@@ -586,6 +600,39 @@ class Layer:
             else:
                 default = arg.default
                 values[arg.name] = arg.coerce(default, cls.ndim) if default is not None else None
+        return values
+
+    @classmethod
+    def args_from_module(cls, module: Any) -> dict[str, Any]:
+        """This type's arguments read off one of its nn.Modules: the attributes named like its Args
+        (which follow torch's names); behind a bool Arg, a tensor-or-None attribute (`bias`) means
+        whether it is there. Inferred Args are left to the analysis."""
+        values: dict[str, Any] = {}
+        for arg in cls.args:
+            if arg.inferred or not hasattr(module, arg.name):
+                continue
+            value = getattr(module, arg.name)
+            if arg.kind == "bool" and (hasattr(value, "shape") or (value is None and not arg.nullable)):
+                value = value is not None  # a parameter, or None where there is none
+            values[arg.name] = value
+        return values
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """This type's arguments from a traced call of `target` (a torch_functions/torch_methods name):
+        `args` are the positional values after the tensor inputs, in `torch_call_args` order."""
+        names = cls.torch_call_args if cls.torch_call_args is not None else \
+            tuple(a.name for a in cls.args if not a.inferred)
+        if len(args) > len(names):
+            raise LayerError(f"{target} was called with {len(args)} positional arguments after its input; "
+                             f"{cls.type_name} maps at most {len(names)} ({', '.join(names) or 'none'})")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key in values:
+                raise LayerError(f"{target} got '{key}' twice", arg=key)
+            values[key] = value
+        if target.endswith("_") and not target.endswith("__") and any(a.name == "inplace" for a in cls.args):
+            values.setdefault("inplace", True)
         return values
 
     def __getattr__(self, name: str) -> Any:

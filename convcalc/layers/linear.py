@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from convcalc.errors import LayerError
 from convcalc.layers.base import RF, Arg, Layer, Shape, fmt_shape, register
@@ -83,6 +83,12 @@ class Flatten(Layer):
         Arg("start_dim", "int", 1, doc="first dim to merge"),
         Arg("end_dim", "int", -1, doc="last dim to merge"),
     )
+    torch_functions = ("torch.flatten",)
+    torch_methods = ("flatten",)
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return {"start_dim": 0, **super().args_from_call(target, args, kwargs)}  # torch.flatten starts at 0
 
     def _range(self) -> tuple[int, int]:
         rank = len(self.in_shape)
@@ -178,6 +184,7 @@ class Identity(Layer):
     type_name = "Identity"
     family = "reshape"
     summary = "passes its input through (torch.nn.Identity); takes no arguments"
+    torch_methods = ("contiguous",)  # a copy in memory order: the same values
 
     def build(self) -> "torch.nn.Module":
         import torch.nn as nn
@@ -193,6 +200,17 @@ class _DropoutBase(Layer):
         Arg("p", "float", 0.5, doc="drop probability, 0..1"),
         Arg("inplace", "bool", False, doc="overwrite the input (no effect on counts)"),
     )
+    torch_call_args = ("p", "training", "inplace")
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        values = super().args_from_call(target, args, kwargs)
+        # F.dropout drops unless told training=False (as `training=self.training` does in eval mode)
+        if values.pop("training", "alpha" not in target):
+            raise LayerError(f"{target} is called with training=True, so it drops at inference too; "
+                             f"{cls.type_name} is the identity in eval mode", arg="training",
+                             hint="pass training=self.training, or use the nn module")
+        return values
 
     def check(self) -> None:
         if not 0.0 <= self.p <= 1.0:
@@ -204,20 +222,23 @@ class _DropoutBase(Layer):
         return getattr(nn, self.type_name)(p=self.p, inplace=self.inplace)
 
 
-for _name, _summary in (
-    ("Dropout", "zeroes random elements in training; identity at inference (torch.nn.Dropout)"),
-    ("Dropout2d", "zeroes random channels in training; identity at inference (torch.nn.Dropout2d)"),
-    ("Dropout3d", "zeroes random channels in training; identity at inference (torch.nn.Dropout3d)"),
-    ("AlphaDropout", "SELU-preserving dropout; identity at inference (torch.nn.AlphaDropout)"),
-    ("FeatureAlphaDropout", "channel-wise alpha dropout; identity at inference (torch.nn.FeatureAlphaDropout)"),
+for _name, _summary, _function in (
+    ("Dropout", "zeroes random elements in training; identity at inference (torch.nn.Dropout)", "dropout"),
+    ("Dropout2d", "zeroes random channels in training; identity at inference (torch.nn.Dropout2d)", "dropout2d"),
+    ("Dropout3d", "zeroes random channels in training; identity at inference (torch.nn.Dropout3d)", "dropout3d"),
+    ("AlphaDropout", "SELU-preserving dropout; identity at inference (torch.nn.AlphaDropout)", "alpha_dropout"),
+    ("FeatureAlphaDropout", "channel-wise alpha dropout; identity at inference (torch.nn.FeatureAlphaDropout)",
+     "feature_alpha_dropout"),
 ):
-    register(type(_name, (_DropoutBase,), {"type_name": _name, "summary": _summary}))
+    register(type(_name, (_DropoutBase,), {"type_name": _name, "summary": _summary,
+                                           "torch_functions": (f"torch.nn.functional.{_function}",)}))
 
 
 @register
 class Dropout1d(_DropoutBase):
     type_name = "Dropout1d"
     summary = "zeroes random channels of [N, C, L] in training; identity at inference (torch.nn.Dropout1d)"
+    torch_functions = ("torch.nn.functional.dropout1d",)
 
     def check(self) -> None:
         super().check()
@@ -234,6 +255,9 @@ class ChannelShuffle(Layer):
     family = "reshape"
     summary = "interleave the channels of `groups` groups (torch.nn.ChannelShuffle, ShuffleNet)"
     args = (Arg("groups", "int", doc="number of channel groups; must divide the channels"),)
+    # torchvision's ShuffleNetV2 shuffles with a function of its own (view, transpose, view)
+    torch_functions = ("torch.nn.functional.channel_shuffle", "torch.channel_shuffle",
+                      "torchvision.models.shufflenetv2.channel_shuffle")
 
     def check(self) -> None:
         shape = self.in_shape

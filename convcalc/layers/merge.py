@@ -6,7 +6,7 @@ whose forward takes the inputs positionally. Receptive field: the union of the i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from convcalc.errors import LayerError
 from convcalc.layers.base import RF, Arg, AxisRF, Layer, Shape, fmt_shape, register
@@ -61,6 +61,8 @@ class Add(Layer):
     flops_rule = "(inputs - 1) additions per output element"
     min_inputs = 2
     max_inputs = None
+    torch_functions = ("operator.add", "operator.iadd", "torch.add")
+    torch_methods = ("add", "add_")
 
     def output_shape(self) -> Shape:
         rank = max(len(s) for s in self.in_shapes)
@@ -112,10 +114,15 @@ class Concat(Layer):
     type_name = "Concat"
     family = "merge"
     aliases = ("Cat",)
-    summary = "concatenation of 2+ inputs along `dim` (torch.cat)"
-    min_inputs = 2
+    summary = "concatenation of inputs along `dim` (torch.cat; one input passes through)"
+    min_inputs = 1  # torch.cat([x]) is x (DenseNet's first dense layer reads one map)
     max_inputs = None
     args = (Arg("dim", "int", 1, doc="the dim to join along (negative counts from the end)"),)
+    torch_functions = ("torch.cat", "torch.concat", "torch.concatenate")
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return {"dim": 0, **super().args_from_call(target, args, kwargs)}  # torch.cat's default dim is 0
 
     def _axis(self) -> int:
         ranks = {len(s) for s in self.in_shapes}

@@ -38,6 +38,13 @@ def _mismatch(name: str, given: int, actual: int, shape: Sequence[int], what: st
 class _NormBase(Layer):
     family = "norm"
 
+    @classmethod
+    def args_from_module(cls, module: Any) -> dict[str, Any]:
+        values = super().args_from_module(module)
+        if not values.get("affine", values.get("elementwise_affine", True)):
+            values.pop("bias", None)  # without affine parameters there is no bias to look for
+        return values
+
     def fvcore_flops(self) -> int:
         return 0
 
@@ -325,6 +332,7 @@ class LocalResponseNorm(_NormBase):
         Arg("beta", "float", 0.75, doc="exponent"),
         Arg("k", "float", 1.0, doc="additive factor"),
     )
+    torch_functions = ("torch.nn.functional.local_response_norm",)
 
     def check(self) -> None:
         rank = len(self.in_shape)

@@ -343,14 +343,18 @@ for _n in (1, 2, 3):
     register(type(f"MaxPool{_n}d", (_MaxPoolNd,), {
         "type_name": f"MaxPool{_n}d", "ndim": _n, "args": _window_args(False, _n),
         "summary": f"{_n}D max pooling (torch.nn.MaxPool{_n}d)",
+        "torch_functions": (f"torch.nn.functional.max_pool{_n}d",),
+        "torch_call_args": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
     }))
     register(type(f"AvgPool{_n}d", (_AvgPoolNd,), {
         "type_name": f"AvgPool{_n}d", "ndim": _n, "args": _window_args(True, _n),
         "summary": f"{_n}D average pooling (torch.nn.AvgPool{_n}d)",
+        "torch_functions": (f"torch.nn.functional.avg_pool{_n}d",),
     }))
     register(type(f"LPPool{_n}d", (_LPPoolNd,), {
         "type_name": f"LPPool{_n}d", "ndim": _n, "args": _lp_args(_n),
         "summary": f"{_n}D power-average pooling (torch.nn.LPPool{_n}d)",
+        "torch_functions": (f"torch.nn.functional.lp_pool{_n}d",),
     }))
 
 
@@ -466,10 +470,12 @@ for _n in (1, 2, 3):
         "type_name": f"AdaptiveAvgPool{_n}d", "ndim": _n,
         "args": (Arg("output_size", "opt_ints", doc="target size, an int or one per dim (null keeps a dim)"),),
         "summary": f"{_n}D adaptive average pooling (torch.nn.AdaptiveAvgPool{_n}d)",
+        "torch_functions": (f"torch.nn.functional.adaptive_avg_pool{_n}d",),
     }))
     register(type(f"AdaptiveMaxPool{_n}d", (_AdaptiveMaxPoolNd,), {
         "type_name": f"AdaptiveMaxPool{_n}d", "ndim": _n,
         "args": (Arg("output_size", "opt_ints", doc="target size, an int or one per dim (null keeps a dim)"),
                  Arg("return_indices", "bool", False, doc="not supported: a graph node has one output")),
         "summary": f"{_n}D adaptive max pooling (torch.nn.AdaptiveMaxPool{_n}d)",
+        "torch_functions": (f"torch.nn.functional.adaptive_max_pool{_n}d",),
     }))

@@ -205,6 +205,15 @@ class Upsample(_UpsampleBase):
         Arg("align_corners", "bool", None, nullable=True, doc="interpolating modes only"),
         Arg("recompute_scale_factor", "bool", None, nullable=True, doc="recompute the scale from the output size"),
     )
+    torch_functions = ("torch.nn.functional.interpolate", "torch.nn.functional.upsample")
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        values = super().args_from_call(target, args, kwargs)
+        if values.pop("antialias", False):
+            raise LayerError(f"{target} with antialias=True filters before resizing; Upsample does not",
+                             arg="antialias")
+        return values
 
 
 @register
@@ -490,6 +499,7 @@ class PixelShuffle(_PixelShuffleBase):
     summary = "[*, C*r*r, H, W] -> [*, C, H*r, W*r] (torch.nn.PixelShuffle, sub-pixel upsampling)"
     factor_arg = "upscale_factor"
     args = (Arg("upscale_factor", "int", doc="r: the spatial scale; channels must divide by r*r"),)
+    torch_functions = ("torch.nn.functional.pixel_shuffle", "torch.pixel_shuffle")
 
     def check_sizes(self, channels: int, height: int, width: int) -> None:
         r = self.factor
@@ -517,6 +527,7 @@ class PixelUnshuffle(_PixelShuffleBase):
     summary = "[*, C, H*r, W*r] -> [*, C*r*r, H, W] (torch.nn.PixelUnshuffle, space-to-depth)"
     factor_arg = "downscale_factor"
     args = (Arg("downscale_factor", "int", doc="r: height and width must divide by it"),)
+    torch_functions = ("torch.nn.functional.pixel_unshuffle", "torch.pixel_unshuffle")
 
     def check_sizes(self, channels: int, height: int, width: int) -> None:
         r = self.factor

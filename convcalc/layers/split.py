@@ -76,6 +76,8 @@ class Split(_Pieces):
             doc="the size of every piece (the last may be smaller), or a list of the pieces' sizes"),
         Arg("dim", "int", 0, doc="the dim to cut (torch's default is 0, the batch: CNNs usually cut dim 1)"),
     )
+    torch_functions = ("torch.split",)
+    torch_methods = ("split",)
 
     def _sections(self) -> int | list[int]:
         value = self.split_size_or_sections
@@ -131,6 +133,8 @@ class Chunk(_Pieces):
             "ceil(size / chunks))"),
         Arg("dim", "int", 0, doc="the dim to cut (torch's default is 0, the batch: CNNs usually cut dim 1)"),
     )
+    torch_functions = ("torch.chunk",)
+    torch_methods = ("chunk",)
 
     def piece_sizes(self) -> list[int]:
         if self.chunks <= 0:
