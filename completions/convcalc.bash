@@ -40,7 +40,7 @@ _convcalc() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=( $(compgen -W "--version -V --no-color --quiet -q --install-completion --show-completion --help -h" -- "$cur") )
             else
-                COMPREPLY=( $(compgen -W "archs check compare completions explain export flops graph layers params rf schema shape summary transpose validate" -- "$cur") )
+                COMPREPLY=( $(compgen -W "archs check compare completions explain export flops graph import layers params rf schema shape summary transpose validate" -- "$cur") )
             fi ;;
         archs)
             case "$prev" in
@@ -121,9 +121,10 @@ _convcalc() {
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
                 --plot) _convcalc_files "$cur"; return ;;
+                --module|-m) :; return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --help -h" -- "$cur") )
+                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --module -m --help -h" -- "$cur") )
             else
                 _convcalc_specs "$cur"
             fi ;;
@@ -141,6 +142,17 @@ _convcalc() {
             else
                 _convcalc_specs "$cur"
             fi ;;
+        import)
+            case "$prev" in
+                --input|-i) :; return ;;
+                --output|-o) _convcalc_files "$cur"; return ;;
+                --name) :; return ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=( $(compgen -W "--input -i --output -o --blocks --flat --against --no-against --name --help -h" -- "$cur") )
+            else
+                _convcalc_files "$cur"
+            fi ;;
         layers)
             case "$prev" in
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
@@ -157,9 +169,10 @@ _convcalc() {
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
                 --plot) _convcalc_files "$cur"; return ;;
+                --module|-m) :; return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --help -h" -- "$cur") )
+                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --module -m --help -h" -- "$cur") )
             else
                 _convcalc_specs "$cur"
             fi ;;
@@ -170,9 +183,10 @@ _convcalc() {
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
                 --plot) _convcalc_files "$cur"; return ;;
+                --module|-m) :; return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --help -h" -- "$cur") )
+                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --module -m --help -h" -- "$cur") )
             else
                 _convcalc_specs "$cur"
             fi ;;
@@ -192,9 +206,10 @@ _convcalc() {
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
                 --plot) _convcalc_files "$cur"; return ;;
+                --module|-m) :; return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --help -h" -- "$cur") )
+                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --module -m --help -h" -- "$cur") )
             else
                 _convcalc_specs "$cur"
             fi ;;
@@ -205,9 +220,10 @@ _convcalc() {
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
                 --plot) _convcalc_files "$cur"; return ;;
+                --module|-m) :; return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --help -h" -- "$cur") )
+                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --format -f --strict --plot --module -m --help -h" -- "$cur") )
             else
                 _convcalc_specs "$cur"
             fi ;;
@@ -235,9 +251,10 @@ _convcalc() {
                 --seed) :; return ;;
                 --rf-layers) COMPREPLY=( $(compgen -W "changed last all" -- "$cur") ); return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json" -- "$cur") ); return ;;
+                --against) :; return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --device -d --dtype --seed --rf --rf-layers --flops --no-flops --fvcore --no-fvcore --force --all --format -f --help -h" -- "$cur") )
+                COMPREPLY=( $(compgen -W "--arch -a --input -i --set -s --device -d --dtype --seed --rf --rf-layers --flops --no-flops --fvcore --no-fvcore --force --all --format -f --against --help -h" -- "$cur") )
             else
                 _convcalc_specs "$cur"
             fi ;;

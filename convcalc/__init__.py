@@ -11,7 +11,8 @@ from convcalc.errors import ConvcalcError, SpecError
 
 __version__ = "0.1.0"
 
-__all__ = ["Analysis", "ConvcalcError", "SpecError", "analyze", "build", "validate", "load_arch", "__version__"]
+__all__ = ["Analysis", "ConvcalcError", "SpecError", "analyze", "build", "from_module", "validate", "load_arch",
+           "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from convcalc.analysis import Analysis, analyze
@@ -22,7 +23,7 @@ def __getattr__(name: str) -> Any:
         from convcalc import analysis
 
         return getattr(analysis, name)
-    if name in ("build", "validate"):
+    if name in ("build", "validate", "from_module"):
         from convcalc import torch_backend
 
         return getattr(torch_backend, name)

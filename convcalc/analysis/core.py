@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping, NamedTuple, Sequence
@@ -157,7 +158,16 @@ def analyze(spec: Any, input_shape: Sequence[int] | None = None,
 
     `input_shape` overrides the spec's `input`; `params` overrides the spec's `params:` variables.
     Raises SpecError (a ValueError) for anything invalid, naming file, line and layer.
+    A torch.nn.Module is imported first (convcalc.from_module, torch.fx), at `input_shape`.
     """
+    torch = sys.modules.get("torch")  # a module of torch's means torch is imported already
+    if torch is not None and isinstance(spec, torch.nn.Module):
+        if input_shape is None:
+            raise SpecError("analysing a torch.nn.Module needs its input shape",
+                            hint="e.g. convcalc.analyze(model, (1, 3, 224, 224))")
+        from convcalc.torch_backend.importer import from_module
+
+        spec = from_module(spec, input_shape)
     loaded = spec if isinstance(spec, Spec) else load_spec(spec, params)
     return _Analyzer(loaded, input_shape).run()
 

@@ -15,6 +15,7 @@ from convcalc.cli import archs_cmd  # noqa: F401,E402
 from convcalc.cli import validate_cmd  # noqa: F401,E402
 from convcalc.cli import ecosystem_cmd  # noqa: F401,E402
 from convcalc.cli import understand_cmd  # noqa: F401,E402
+from convcalc.cli import import_cmd  # noqa: F401,E402
 
 
 def main() -> None:

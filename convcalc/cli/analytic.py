@@ -14,6 +14,7 @@ from convcalc.cli.common import (
     ArchOpt,
     FormatOpt,
     InputOpt,
+    ModuleOpt,
     OutputFormat,
     SetOpt,
     SourcesArg,
@@ -62,12 +63,13 @@ def main_options(
 
 
 def _run(kind: str, sources: list[str] | None, arch: str | None, input_text: str | None,
-         sets: list[str] | None, fmt: OutputFormat, strict: bool, plot: Path | None = None) -> None:
+         sets: list[str] | None, fmt: OutputFormat, strict: bool, plot: Path | None = None,
+         module: str | None = None) -> None:
     from convcalc.render.columns import COLUMN_SETS
     from convcalc.render.text import render_csv, render_json, render_markdown
 
     with user_errors():
-        analysis = load_analysis(sources, arch, input_text, sets)
+        analysis = load_analysis(sources, arch, input_text, sets, module)
     columns = COLUMN_SETS[kind]
     if fmt is OutputFormat.json:
         sys.stdout.write(render_json(analysis) + "\n")
@@ -121,8 +123,9 @@ def _command(kind: str, help_text: str) -> None:
         fmt: FormatOpt = OutputFormat.table,
         strict: StrictOpt = False,
         plot: PlotOpt = None,
+        module: ModuleOpt = None,
     ) -> None:
-        _run(kind, sources, arch, input_text, sets, fmt, strict, plot)
+        _run(kind, sources, arch, input_text, sets, fmt, strict, plot, module)
 
     command.__doc__ = f"{help_text}\n\nExample: [bold]{_EXAMPLES[kind]}[/]"
     app.command(name=kind, help=command.__doc__)(command)

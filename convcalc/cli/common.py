@@ -99,6 +99,12 @@ InputOpt = Annotated[
     typer.Option("--input", "-i", help="Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec's).",
                  show_default=False),
 ]
+ModuleOpt = Annotated[
+    Optional[str],
+    typer.Option("--module", "-m", help="A PyTorch model instead of a spec: package.module:callable(kw=value) or "
+                 "path/to/file.py:callable, imported as `convcalc import` does (needs --input).",
+                 show_default=False),
+]
 SetOpt = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", help="Set a spec parameter, e.g. --set alpha=0.5 (repeatable).", show_default=False),
@@ -171,8 +177,19 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
 
 
 def load_analysis(sources: list[str] | None, arch: str | None, input_text: str | None,
-                  sets: list[str] | None) -> "Analysis":
-    """Resolve the command line's spec source (file, expressions or --arch) and analyse it."""
+                  sets: list[str] | None, module: str | None = None) -> "Analysis":
+    """Resolve the command line's spec source (file, expressions, --arch or --module) and analyse it."""
+    if module is not None:
+        if sources or arch:
+            raise SpecError("give either a spec (file, layer expressions or --arch) or --module, not both")
+        if sets:
+            raise SpecError("--set applies to spec parameters; a --module model has none",
+                            hint="pass the model's arguments in the target: --module \"pkg.mod:fn(width=2)\"")
+        if not input_text:
+            raise SpecError("--module needs --input", hint="e.g. --input 1x3x224x224")
+        from convcalc.torch_backend.importer import import_target  # torch only on this path
+
+        return import_target(module, parse_shape(input_text), against=None).analysis
     from convcalc.analysis.core import analyze
 
     return analyze(resolve_spec(sources, arch, input_text, sets),

@@ -24,6 +24,14 @@ def build(spec: Any, input_shape: Sequence[int] | None = None, params: Mapping[s
     return _build(spec, input_shape, params, **kwargs)
 
 
+def from_module(module: Any, input_shape: Sequence[int], **kwargs: Any) -> dict[str, Any]:
+    """The convcalc spec (a mapping) of a torch.nn.Module at `input_shape`, traced with torch.fx; see
+    convcalc.torch_backend.importer.from_module."""
+    from convcalc.torch_backend.importer import from_module as _from_module
+
+    return _from_module(module, input_shape, **kwargs)
+
+
 def validate(spec: Any, device: str = "cpu", dtype: str = "float32", seed: int = 0, rf: bool = False,
              flops: bool = True, **kwargs: Any) -> ValidationReport:
     """Run `spec` in PyTorch and compare every analytic number; see convcalc.torch_backend.validation."""
@@ -52,5 +60,6 @@ __all__ = [
     "RunError",
     "ValidationReport",
     "build",
+    "from_module",
     "validate",
 ]

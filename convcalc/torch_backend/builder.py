@@ -138,7 +138,8 @@ class ConvcalcNet(nn.Module):
         for name, path, inputs, pieces, released in self._plan:
             out = self.get_submodule(path)(*[values[i] for i in inputs])
             if pieces:
-                values.update(zip(pieces, out))
+                for index, piece in enumerate(pieces):  # indexed, not iterated: torch.fx can trace it
+                    values[piece] = out[index]
             else:
                 values[name] = out
             for done in released:
