@@ -95,12 +95,19 @@ def validate_command(
     force: ForceOpt = False,
     show_all: Annotated[bool, typer.Option("--all", help="List every check, not only the problems.")] = False,
     fmt: ReportFormatOpt = ReportFormat.table,
+    against: Annotated[str | None, typer.Option(
+        "--against", help="The PyTorch code the spec must equal (package.module:callable(kw=value) or "
+        "path/to/file.py:callable; default: the spec's `against:`): its weights are loaded into the spec "
+        "and the outputs compared, layer by layer.", show_default=False)] = None,
 ) -> None:
     """Build the network in PyTorch, run it, and compare every analytic number with what PyTorch measures.
 
     Per layer: output shape (hooks), params and buffers (numel), torch FLOPs (FlopCounterMode), fvcore FLOPs.
 
     With --rf also receptive fields (by gradients); always the spec's [bold]expect:[/] values.
+
+    With --against (or the spec's [bold]against:[/]) also the model it describes: state_dict keys and
+    shapes, every same-named layer's output, and the final output.
 
     Exit 0 when all agree, 1 on any mismatch or failed expectation, 2 on bad input.
 
@@ -118,7 +125,7 @@ def validate_command(
         from convcalc.torch_backend.validation import validate
 
         report = validate(analysis, device=device, dtype=dtype, seed=seed, rf=rf, flops=flops, fvcore=fvcore,
-                          force=force, rf_layers=rf_layers.value)
+                          force=force, rf_layers=rf_layers.value, against=against)
     report.timings = {"analysis": analysed, **report.timings}
     report.time_s += analysed
     if fmt is ReportFormat.json:

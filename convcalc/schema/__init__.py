@@ -244,6 +244,11 @@ def build_schema() -> Schema:
         "expect": _expect_schema(_Analyzer._NET_EXPECT),
         "paper": {"description": "the publication the architecture follows"},
         "options": {"description": "notes on the architecture's options"},
+        "against": {"type": "string", "pattern": ":",
+                    "description": "the PyTorch model this spec must equal, 'package.module:callable(kw=value)' "
+                                   "or 'path/to/file.py:callable' (relative to the spec's folder); "
+                                   "`convcalc validate` and `convcalc check` load its weights into the "
+                                   "spec and compare outputs"},
     }
     missing = [key for key in TOP_KEYS if key not in top]
     if missing:  # a new top-level key must get a schema here; the test suite reports it too

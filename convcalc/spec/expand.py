@@ -18,7 +18,7 @@ from convcalc.spec.yamlload import SpecList, SpecMap, load_yaml
 
 NET_INPUT = "input"
 RESERVED_KEYS = ("type", "name", "inputs", "repeat", "first", "when", "expect", "block")
-TOP_KEYS = ("name", "description", "input", "params", "blocks", "layers", "expect", "paper", "options")
+TOP_KEYS = ("name", "description", "input", "params", "blocks", "layers", "expect", "paper", "options", "against")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class Spec:
     params: Mapping[str, Any] = field(default_factory=dict)
     input_location: Location | None = None
     aliases: Mapping[str, str] = field(default_factory=dict)  # block and repeat-group names -> a layer
+    against: str | None = None  # the PyTorch code this spec must equal (`validate --against`, `check`)
+    against_location: Location | None = None
 
 
 def _where(container: Any, key: Any = None) -> Location:
@@ -143,12 +145,18 @@ class Expander:
         expect = data.get("expect")
         if expect is not None and not isinstance(expect, Mapping):
             raise self.error("'expect' must be a mapping", _where(data, "expect"))
+        against = data.get("against")
+        if against is not None and (not isinstance(against, str) or ":" not in against):
+            raise self.error(f"'against' must be a model target like 'package.module:callable', got {against!r}",
+                             _where(data, "against"),
+                             hint="e.g. against: \"torchvision.models:resnet50\" or against: models.py:Net")
         return Spec(
             name=name, input_shape=input_shape, layers=tuple(self.entries), source=self.source,
             description=str(data.get("description") or ""), expect=self._subst(expect, env, _where(data, "expect")),
             expect_location=_where(data, "expect") if expect is not None else None, params=env,
             input_location=_where(data, "input") if "input" in data else None,
             aliases={k: v for k, v in self.defined.items() if k != v},
+            against=against, against_location=_where(data, "against") if against is not None else None,
         )
 
     def _spec_params(self, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,7 @@ class Check:
             key = self.check.removeprefix("expect.")
             return (f"{where}{who}: expected {key} {_fmt(self.expected)}, "
                     f"the analysis gives {_fmt(self.analytic)}" + _delta(self.expected, self.analytic))
-        if self.check in ("build", "forward"):
+        if self.check in ("build", "forward") or (self.check.startswith("against.") and self.note):
             return f"{where}{who}: {self.note}"
         text = f"{who}: {self.check}: analytic {_fmt(self.analytic)}, measured {_fmt(self.measured)}" \
             + _delta(self.analytic, self.measured)
@@ -187,8 +187,12 @@ class ValidationReport:
 def validate(spec: Any, device: str = "cpu", dtype: str = "float32", seed: int = 0, rf: bool = False,
              flops: bool = True, *, fvcore: bool = True, force: bool = False,
              input_shape: Sequence[int] | None = None, params: Mapping[str, Any] | None = None,
-             rf_layers: str = "changed", max_memory: int | None = None) -> ValidationReport:
+             rf_layers: str = "changed", max_memory: int | None = None, against: Any = None) -> ValidationReport:
     """Analyse `spec`, run it in PyTorch on `device`, and compare everything; see ValidationReport.
+
+    against: the PyTorch code the spec must equal (a target 'package.module:callable' or an nn.Module);
+    by default the spec's own `against:`. Its weights are loaded into the spec and the outputs compared
+    (on the CPU when `device` is meta); see convcalc.torch_backend.against.
 
     flops: compare torch_flops with FlopCounterMode and (with `fvcore`) fvcore_flops with fvcore.
     rf: measure receptive fields by gradients (`rf_layers`: 'changed', 'last' or 'all').
@@ -211,6 +215,9 @@ def validate(spec: Any, device: str = "cpu", dtype: str = "float32", seed: int =
         runner.timings["analysis"] = after_analysis - started
     runner.timings["import torch"] = after_import - after_analysis
     runner.run(flops=flops, fvcore=fvcore, rf=rf, rf_layers=rf_layers)
+    target = against if against is not None else analysis.spec.against
+    if target is not None:
+        runner.against(target)
     report = runner.report()
     report.time_s = time.perf_counter() - started
     return report
@@ -484,6 +491,20 @@ class _Run:
                 self.add(Check(result.layer, "receptive_field.center", result.analytic_center,
                                result.measured_center, OK if result.center_ok else MISMATCH,
                                note=_probe_note(result)))
+
+    def against(self, target: Any) -> None:
+        from convcalc.torch_backend.against import compare, load_target
+
+        tick = time.perf_counter()
+        torch = self.torch
+        label = target if isinstance(target, str) else type(target).__name__
+        reference = load_target(target, self.analysis) if isinstance(target, str) else target
+        self.timings["against import"] = time.perf_counter() - tick
+        device = self.device if self.device.type != "meta" else torch.device("cpu")
+        checks, timings = compare(self.analysis, reference, device, self.dtype, self.seed, label)
+        self.timings.update(timings)
+        for check in checks:
+            self.add(check)
 
     # -- the report ----------------------------------------------------------------------------------
     def report(self) -> ValidationReport:
