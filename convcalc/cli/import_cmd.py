@@ -62,11 +62,12 @@ def import_command(
 
 
 def _against_text(target: str, output: Path | None) -> str:
-    """The target as the written spec should name it: a file path relative to the spec's folder."""
+    """The target as the written spec should name it: a relative file path relative to the spec's folder
+    (where `against:` is read from), so that the spec and the code can move together."""
     from convcalc.torch_backend.targets import parse_target
 
     parsed = parse_target(target)
-    if not parsed.is_file or output is None:
+    if not parsed.is_file or output is None or Path(parsed.module).expanduser().is_absolute():
         return target.strip()
     path = Path(parsed.module).expanduser().resolve()
     relative = os.path.relpath(path, output.resolve().parent)

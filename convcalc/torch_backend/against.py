@@ -168,7 +168,9 @@ def _outputs(analysis: Analysis, net: "ConvcalcNet", reference: nn.Module, devic
         if a is None or b is None:
             continue
         shape_ok = tuple(a.shape) == tuple(b.shape)
-        checks.append(Check(name, "against.output_shape", list(a.shape), list(b.shape), OK if shape_ok else MISMATCH))
+        checks.append(Check(name, "against.output_shape", list(a.shape), list(b.shape), OK if shape_ok else MISMATCH,
+                            note=None if shape_ok else f"output shape {list(a.shape)} in the spec, "
+                                 f"{list(b.shape)} from {label}'s module '{name}'"))
         if differs or not shape_ok:
             differs = differs or not shape_ok
             continue
@@ -185,7 +187,9 @@ def _outputs(analysis: Analysis, net: "ConvcalcNet", reference: nn.Module, devic
         return checks
     same_shape = tuple(actual.shape) == tuple(expected.shape)
     checks.append(Check(None, "against.output_shape", list(actual.shape), list(expected.shape),
-                        OK if same_shape else MISMATCH))
+                        OK if same_shape else MISMATCH,
+                        note=None if same_shape else f"the spec's output is {list(actual.shape)}, "
+                             f"{label}'s {list(expected.shape)}"))
     if same_shape:
         difference, tolerance = _difference(actual, expected, scale_tolerance)
         ok = difference <= tolerance

@@ -311,6 +311,9 @@ class _Importer:
 
     def _placeholder(self, node: fx.Node) -> Any:
         self.placeholders += 1
+        if self.placeholders > 1 and (node.args or not node.users):
+            # an optional argument, traced at its default (fx keeps a placeholder, and a guard, for it)
+            return node.args[0] if node.args else None
         if self.placeholders > 1:
             return self.refuse(node, f"input '{node.target}'", "forward() takes more than one tensor input; a "
                                "convcalc spec has one input", hint="wrap the model so that forward(x) takes one")
@@ -328,10 +331,11 @@ class _Importer:
         kind = type(module)
         cls = self.table.modules.get(kind)
         self.calls[target] += 1
-        op = f"module {kind.__module__}.{kind.__qualname__} '{target}'"
+        public = f"torch.nn.{kind.__name__}" if getattr(nn, kind.__name__, None) is kind else \
+            f"{kind.__module__}.{kind.__qualname__}"
+        op = f"module '{target}' ({public})"
         if cls is None:
-            return self.refuse(node, op, f"no convcalc layer type is a {kind.__qualname__}",
-                               hint=_missing_hint(kind.__qualname__))
+            return self.refuse(node, op, f"no convcalc layer type for {public}", hint=_missing_hint(public))
         args = [self.arg(a) for a in node.args]
         if node.kwargs or any(not isinstance(a, (_Tensor, _Pieces, _Unknown)) for a in args):
             return self.refuse(node, op, "called with arguments other than tensors; a layer reads only tensors",
@@ -396,6 +400,8 @@ class _Importer:
             return UNKNOWN
         shown = f"x.{label}()" if method else f"{label}()"
         if not tensors:
+            if not node.users:
+                return None  # a computation on constants nothing reads (fx's guard of an optional argument)
             return self.compute(node, target, args, kwargs, shown)
         value = self.shape_query(node, target, args, method)
         if value is not _MISSING:
