@@ -107,9 +107,10 @@ def _state_dict(net: "ConvcalcNet", reference: nn.Module, label: str) -> list[Ch
     for key, tensor in theirs.items():
         if key not in mine:
             owner = _owner(key, paths)
-            checks.append(Check(owner, "against.state_dict", None, list(tensor.shape), MISMATCH,
+            module = key.rpartition(".")[0] or key
+            checks.append(Check(owner or module, "against.state_dict", None, list(tensor.shape), MISMATCH,
                                 note=f"'{key}' of {label} has no place in the spec"
-                                     + ("" if owner else " (no layer of the spec has that name)")))
+                                     + ("" if owner else f" (it has no layer '{module}')")))
     net.load_state_dict(loadable, strict=False)
     if not checks:
         checks.append(Check(None, "against.state_dict", len(mine), len(theirs), OK,
