@@ -197,7 +197,9 @@ def _outputs(analysis: Analysis, net: "ConvcalcNet", reference: nn.Module, devic
         checks.append(Check(None, "against.output", tolerance, difference, OK if ok else MISMATCH,
                             note=f"largest difference {difference:.3g} between the outputs (tolerance "
                                  f"{tolerance:.3g})"))
-    unnamed = [n for n, m in theirs_modules.items() if n and not list(m.children()) and n not in set(names)]
+    containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)  # an empty one is no layer
+    unnamed = [n for n, m in theirs_modules.items()
+               if n and not list(m.children()) and not isinstance(m, containers) and n not in set(names)]
     if unnamed:
         shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
         checks.append(Check(None, "against.names", len(common), len(unnamed), SKIPPED,

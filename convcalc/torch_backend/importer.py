@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 import operator
 import re
 import sys
@@ -643,7 +644,8 @@ def trace(module: nn.Module, table: _Table, stack_traces: bool = False) -> fx.Gr
 
 def _trace_failure(exc: BaseException, what: str) -> ImportRefused:
     frames = [f for f in _traceback_frames(exc) if "/torch/" not in f.filename.replace("\\", "/")]
-    source = f"{frames[-1].filename}:{frames[-1].lineno}: {(frames[-1].line or '').strip()}" if frames else None
+    source = (f"{_shown_path(frames[-1].filename)}:{frames[-1].lineno}: {(frames[-1].line or '').strip()}"
+              if frames else None)
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     hint = None
     if "control flow" in message or "iterated" in message:
@@ -668,7 +670,16 @@ def _source_of(node: fx.Node) -> str | None:
     if not user:
         return None
     file, line, code = user[-1]
-    return f"{file}:{line}: {code.strip()}"
+    return f"{_shown_path(file)}:{line}: {code.strip()}"
+
+
+def _shown_path(file: str) -> str:
+    """A source file as the user knows it: relative to the working folder when it is inside it."""
+    try:
+        relative = os.path.relpath(file)
+    except ValueError:  # another drive
+        return file
+    return file if relative.startswith("..") else relative
 
 
 def import_layers(module: nn.Module, input_shape: Sequence[int], what: str = "the module") -> list[Emitted]:

@@ -151,12 +151,9 @@ def fold(layers: Sequence[Emitted]) -> tuple[dict[str, Any], list[dict[str, Any]
         groups.setdefault(instance.signature, []).append(instance)
     blocks: dict[str, Any] = {}
     uses: dict[str, tuple[str, dict[str, Any]]] = {}  # instance key -> (block, its parameter values)
+    names = _block_names(list(groups.values()))
     for group in groups.values():
-        base = _snake(group[0].kind.__name__)
-        block_name, k = base, 1
-        while block_name in blocks:
-            k += 1
-            block_name = f"{base}_{k}"
+        block_name = names[group[0].signature]
         definition, values = _block(group, layers)
         blocks[block_name] = definition
         for instance, params in zip(group, values):
@@ -181,6 +178,30 @@ def fold(layers: Sequence[Emitted]) -> tuple[dict[str, Any], list[dict[str, Any]
         prev = layers[instance.end].name
         index = instance.end + 1
     return blocks, _repeats(items, blocks, layers)
+
+
+def _block_names(groups: list[list[_Instance]]) -> dict[tuple[Any, ...], str]:
+    """A name per block: its module class (bottleneck); a variant of the same class with more layers is
+    named after the first part the smallest one lacks (bottleneck_downsample), else numbered."""
+    names: dict[tuple[Any, ...], str] = {}
+    by_class: dict[type, list[list[_Instance]]] = {}
+    for group in groups:
+        by_class.setdefault(group[0].kind, []).append(group)
+    for kind, variants in by_class.items():
+        base = _snake(kind.__name__)
+        variants.sort(key=lambda g: (len(g[0].locals), g[0].start))
+        smallest = set(variants[0][0].locals)
+        for index, group in enumerate(variants):
+            name = base
+            if index:
+                extra = [local.split(".")[0] for local in group[0].locals if local not in smallest]
+                name = f"{base}_{extra[0]}" if extra and re.fullmatch(r"[A-Za-z_]\w*", extra[0]) else base
+            candidate, k = name, 1
+            while candidate in names.values():
+                k += 1
+                candidate = f"{name}_{k}"
+            names[group[0].signature] = candidate
+    return names
 
 
 def _block(group: list[_Instance], layers: Sequence[Emitted]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
