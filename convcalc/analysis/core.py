@@ -235,7 +235,7 @@ class _Analyzer:
                 args[arg.name] = list(self.shapes[target])
         try:
             layer = cls(args, in_shapes, in_names=inputs)
-            rf = layer.rf([self.rfs[i] for i in inputs])
+            rf = layer.receptive_field([self.rfs[i] for i in inputs])
             report = LayerReport(
                 name=entry.name, type=cls.type_name, inputs=inputs, input_shapes=tuple(in_shapes),
                 output_shape=layer.out_shape, params=layer.params(), buffers=layer.buffers(), macs=layer.macs(),
