@@ -80,6 +80,53 @@ class Functional(nn.Module):
         return self.head(c)
 
 
+def shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle written out: sizes read in forward, view, transpose, view."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(n, -1, h, w)
+
+
+class Tensorish(nn.Module):
+    """The tensor operations: a squeeze-excitation gate (mean, Mul), a layer scale held on the module
+    (Scale), Sub and Div, channels-last LayerNorm between permutes, a written-out shuffle, narrow,
+    transpose and reshape."""
+
+    def __init__(self, c: int = 8) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, c, 3, padding=1)
+        self.gate = nn.Conv2d(c, c, 1)
+        self.gamma = nn.Parameter(torch.full((c, 1, 1), 0.5))
+        self.norm = nn.LayerNorm(c, eps=1e-6)
+        self.fc = nn.Linear(c, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        s = torch.sigmoid(self.gate(x.mean((2, 3), keepdim=True)))
+        x = x * s
+        x = self.gamma * x
+        x = torch.div(x - torch.mean(x, 1, True), torch.sigmoid(x))
+        y = self.norm(x.permute(0, 2, 3, 1))
+        y = torch.permute(y, (0, 3, 1, 2))
+        y = shuffle(y, 2).narrow(2, 1, 6)
+        y = torch.transpose(y, 2, 3)
+        y = y.reshape(y.size(0), y.size(1), -1).mean(-1)
+        return self.fc(y)
+
+
+class WrongScale(nn.Module):
+    """A parameter of shape [C] scaling a [N, C, H, W] map: no Scale holds that shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.w = nn.Parameter(torch.ones(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w * self.conv(x)
+
+
 class Refused(nn.Module):
     """Six different things convcalc cannot express, in one forward."""
 

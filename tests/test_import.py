@@ -118,6 +118,25 @@ def test_every_mapped_function_and_method_matches_the_module() -> None:
     assert by_name["dropout"]["p"] == 0.3  # F.dropout(training=self.training), traced in eval mode
 
 
+def test_tensor_operations_match_the_module() -> None:
+    spec = prove(M.Tensorish(), (2, 4, 8, 8), fvcore=False)
+    by_name = {i["name"]: i for i in spec["layers"]}
+    assert by_name["gamma"] == {"name": "gamma", "type": "Scale", "init_value": 0.5}  # named by the parameter
+    assert by_name["mul"]["inputs"] == ["conv", "sigmoid"]  # x * s
+    assert by_name["mean"] == {"name": "mean", "type": "Mean", "dim": [2, 3], "keepdim": True}
+    assert by_name["sub"]["inputs"] == ["gamma", "mean_1"] and by_name["div"]["inputs"] == ["sub", "sigmoid_1"]
+    assert by_name["view"] == {"name": "view", "type": "Reshape", "shape": [2, 2, 4, 8, 8]}  # sizes evaluated
+    assert [by_name[n]["type"] for n in ("sub", "div", "permute", "permute_1", "transpose", "contiguous",
+                                         "narrow", "transpose_1", "reshape")] == [
+        "Sub", "Div", "Permute", "Permute", "Transpose", "Identity", "Narrow", "Transpose", "Reshape"]
+    assert by_name["permute"]["dims"] == [0, 2, 3, 1] and by_name["permute_1"]["dims"] == [0, 3, 1, 2]
+
+
+def test_a_parameter_of_another_shape_is_no_scale() -> None:
+    with pytest.raises(ImportRefused, match=r"the parameter 'w' has shape \[8\]; a Scale here holds \[4, 1, 1\]"):
+        from_module(M.WrongScale(), (1, 3, 4, 4))
+
+
 def test_names_never_collide_and_optional_arguments_keep_their_defaults() -> None:
     spec = prove(M.NameClash(), (1, 3, 8, 8))
     assert [i["name"] for i in spec["layers"]] == ["add", "conv", "add_1"]  # the module `add` keeps its name

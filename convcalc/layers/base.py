@@ -676,6 +676,12 @@ class Layer:
         return values
 
     @classmethod
+    def args_from_parameter(cls, parameter: Any) -> dict[str, Any]:
+        """With `torch_parameter`: arguments read off the parameter the call reads (its shape is checked
+        against the layer's own by the importer)."""
+        return {}
+
+    @classmethod
     def is_module(cls, module: Any) -> bool:
         """Whether a module of one of `torch_modules` is this type (for a class several types share)."""
         return True

@@ -13,7 +13,7 @@ channels and leaves H and W local, as in ConvNeXt's block; Permute([0, 3, 1, 2])
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from convcalc.errors import LayerError
 from convcalc.layers.base import RF, Arg, Layer, Shape, axis_dims, fmt_shape, placed, register
@@ -23,6 +23,29 @@ from convcalc.layers.window import globalise_dims, normalize_dim, spatial_index
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+
+def _one_list(args: Sequence[Any]) -> list[Any]:
+    """torch's `x.view(2, 3)` and `x.view((2, 3))` alike: several ints become the one list argument."""
+    if len(args) > 1 and all(isinstance(a, int) for a in args):
+        return [list(args)]
+    return list(args)
+
+
+def _uniform_init(weight: Any) -> dict[str, Any]:
+    """init_value from a weight whose factors all still have one value (as built); else the default."""
+    if weight is None or getattr(weight, "is_meta", True) or not weight.numel():
+        return {}
+    weight = weight.detach()
+    first = weight.flatten()[0]
+    if not bool((weight == first).all()):
+        return {}
+    value = float(first)
+    for digits in range(1, 18):  # the shortest decimal that is this value in the weight's own dtype (1e-06)
+        candidate = float(f"{value:.{digits}g}")
+        if bool(weight.new_tensor(candidate) == first):
+            return {"init_value": candidate}
+    return {"init_value": value}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -37,6 +60,9 @@ class Mul(Elementwise):
     flops_rule = "(inputs - 1) multiplications per output element"
     verb = "multiplied"
     op = "mul"
+    torch_modules = ("convcalc.torch_backend.modules.Elementwise",)
+    torch_functions = ("operator.mul", "operator.imul", "torch.mul", "torch.multiply")
+    torch_methods = ("mul", "mul_", "multiply")
 
 
 @register
@@ -47,6 +73,9 @@ class Sub(Elementwise):
     max_inputs = 2
     verb = "subtracted"
     op = "sub"
+    torch_modules = ("convcalc.torch_backend.modules.Elementwise",)
+    torch_functions = ("operator.sub", "operator.isub", "torch.sub", "torch.subtract")
+    torch_methods = ("sub", "sub_", "subtract")
 
 
 @register
@@ -57,6 +86,9 @@ class Div(Elementwise):
     max_inputs = 2
     verb = "divided"
     op = "div"
+    torch_modules = ("convcalc.torch_backend.modules.Elementwise",)
+    torch_functions = ("operator.truediv", "operator.itruediv", "torch.div", "torch.divide", "torch.true_divide")
+    torch_methods = ("div", "div_", "divide", "true_divide")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -82,6 +114,8 @@ class Narrow(Layer):
         Arg("start", "int", doc="first index kept (negative counts from the end)"),
         Arg("length", "int", doc="number of entries kept"),
     )
+    torch_functions = ("torch.narrow",)
+    torch_methods = ("narrow",)
 
     def _resolved(self) -> tuple[int, int]:
         shape = self.in_shape
@@ -139,6 +173,13 @@ class Permute(Layer):
     family = "tensor"
     summary = "reorder the dims: output dim j is input dim dims[j] (torch.permute, torchvision's Permute)"
     args = (Arg("dims", "dims", doc="the new order of all input dims, e.g. [0, 2, 3, 1] for channels-last"),)
+    torch_modules = ("convcalc.torch_backend.modules.Permute", "torchvision.ops.misc.Permute")
+    torch_functions = ("torch.permute",)
+    torch_methods = ("permute",)
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return super().args_from_call(target, _one_list(args), kwargs)  # x.permute(0, 2, 3, 1)
 
     def order(self) -> tuple[int, ...]:
         rank, dims = len(self.in_shape), tuple(self.dims)
@@ -184,6 +225,8 @@ class Transpose(Layer):
         Arg("dim0", "int", doc="the first dim (negative counts from the end)"),
         Arg("dim1", "int", doc="the second dim"),
     )
+    torch_functions = ("torch.transpose", "torch.swapaxes", "torch.swapdims")
+    torch_methods = ("transpose", "swapaxes", "swapdims")
 
     def order(self) -> list[int]:
         rank = len(self.in_shape)
@@ -258,6 +301,12 @@ class Reshape(Layer):
     aliases = ("View",)
     summary = "reshape to `shape`, batch dim included, one entry may be -1 (torch.reshape; View is an alias)"
     args = (Arg("shape", "dims", doc="the new shape including the batch dim, e.g. [-1, 4, 2, 7, 7]"),)
+    torch_functions = ("torch.reshape",)
+    torch_methods = ("reshape", "view")
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return super().args_from_call(target, _one_list(args), kwargs)  # x.view(n, -1)
 
     def target(self) -> Shape:
         shape = tuple(self.shape)
@@ -329,6 +378,8 @@ class Mean(Layer):
         Arg("dim", "dims", nullable=True, doc="the dim or dims to average over (empty list or null: all)"),
         Arg("keepdim", "bool", False, doc="keep each reduced dim with size 1"),
     )
+    torch_functions = ("torch.mean",)
+    torch_methods = ("mean",)
 
     def reduced(self) -> tuple[int, ...]:
         rank = len(self.in_shape)
@@ -392,6 +443,7 @@ class LayerNorm2d(LayerNorm):
         Arg("elementwise_affine", "bool", True, doc="learnable per-channel scale (and shift)"),
         Arg("bias", "bool", True, doc="learnable shift (with elementwise_affine)"),
     )
+    torch_modules = ("convcalc.torch_backend.modules.LayerNorm2d", "torchvision.models.convnext.LayerNorm2d")
 
     @property
     def normalized_shape(self) -> tuple[int]:
@@ -448,6 +500,18 @@ class Scale(Layer):
         Arg("num_features", "int", inferred=True, doc="channels of the incoming tensor (dim 1)"),
         Arg("init_value", "float", 1.0, doc="initial value of every factor (torchvision's ConvNeXt: 1e-6)"),
     )
+    # in traced code: `self.layer_scale * x`, the parameter held by the block (the layer takes its name)
+    torch_parameter = True
+    torch_functions = ("operator.mul", "torch.mul")
+    torch_methods = ("mul",)
+
+    @classmethod
+    def args_from_module(cls, module: Any) -> dict[str, Any]:
+        return _uniform_init(getattr(module, "weight", None))
+
+    @classmethod
+    def args_from_parameter(cls, parameter: Any) -> dict[str, Any]:
+        return _uniform_init(parameter)
 
     def weight_shape(self) -> Shape:
         return (self.num_features,) + (1,) * (len(self.in_shape) - 2)
@@ -505,6 +569,19 @@ class StochasticDepth(Layer):
         Arg("p", "float", doc="probability of dropping, 0..1"),
         Arg("mode", "str", "row", choices=("row", "batch"), doc="'row': per sample; 'batch': all at once"),
     )
+    torch_modules = ("convcalc.torch_backend.modules.StochasticDepth", "torchvision.ops.misc.StochasticDepth",
+                     "torchvision.ops.stochastic_depth.StochasticDepth")
+    torch_functions = ("torchvision.ops.stochastic_depth.stochastic_depth",)
+    torch_call_args = ("p", "mode", "training")
+
+    @classmethod
+    def args_from_call(cls, target: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        values = super().args_from_call(target, args, kwargs)
+        if values.pop("training", True):
+            raise LayerError(f"{target} is called with training=True, so it drops at inference too; "
+                             "StochasticDepth is the identity in eval mode", arg="training",
+                             hint="pass training=self.training, or use the module")
+        return values
 
     def check(self) -> None:
         if self.p < 0.0 or self.p > 1.0:  # torchvision's test, which lets NaN through

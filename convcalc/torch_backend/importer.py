@@ -88,26 +88,39 @@ _ALWAYS = ("torch", "operator", "math", "builtins", "convcalc")
 
 
 def _resolve(qualified: str) -> Any:
+    """The object a declared name names, or None (not importable here, or not imported by the model).
+
+    Looked up from the longest module prefix already imported, as a package attribute may shadow its
+    submodule (torchvision.ops.stochastic_depth is both a function and a module).
+    """
     parts = qualified.split(".")
     if parts[0] not in sys.modules:
         if parts[0] not in _ALWAYS:
             return None
         importlib.import_module(parts[0])
-    obj: Any = sys.modules[parts[0]]
-    for index, part in enumerate(parts[1:], start=1):
-        found = getattr(obj, part, _MISSING)
-        if found is _MISSING:
+    for cut in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[:cut])
+        module = sys.modules.get(name)
+        if module is None and parts[0] in _ALWAYS:
             try:
-                found = importlib.import_module(".".join(parts[:index + 1]))
+                module = importlib.import_module(name)
             except ImportError:
-                return None
-        obj = found
-    return obj
+                continue
+        if module is None:
+            continue
+        obj: Any = module
+        for part in parts[cut:]:
+            obj = getattr(obj, part, _MISSING)
+            if obj is _MISSING:
+                break
+        else:
+            return obj
+    return None
 
 
 @dataclass
 class _Table:
-    modules: dict[type, type[Layer]] = field(default_factory=dict)
+    modules: dict[type, list[type[Layer]]] = field(default_factory=dict)
     functions: dict[Any, list[type[Layer]]] = field(default_factory=dict)
     function_names: dict[Any, str] = field(default_factory=dict)
     methods: dict[str, list[type[Layer]]] = field(default_factory=dict)
@@ -123,9 +136,9 @@ def _table() -> _Table:
             module_class = _resolve(name)
             if not isinstance(module_class, type) or not issubclass(module_class, nn.Module):
                 continue
-            other = table.modules.setdefault(module_class, cls)
-            if other is not cls:
-                raise RuntimeError(f"{name} is claimed by both {other.type_name} and {cls.type_name}")
+            claims = table.modules.setdefault(module_class, [])
+            if cls not in claims:
+                claims.append(cls)  # several types may share a class; each tells its own (is_module)
         for name in cls.torch_functions:
             function = _resolve(name)
             if function is None:
@@ -330,7 +343,7 @@ class _Importer:
         target = str(node.target)
         module = self.root.get_submodule(target)
         kind = type(module)
-        cls = self.table.modules.get(kind)
+        cls = next((c for c in self.table.modules.get(kind, ()) if c.is_module(module)), None)
         self.calls[target] += 1
         public = f"torch.nn.{kind.__name__}" if getattr(nn, kind.__name__, None) is kind else \
             f"{kind.__module__}.{kind.__qualname__}"
@@ -378,6 +391,14 @@ class _Importer:
             return self.refuse(node, op, f"{cls.type_name} rejects it: {exc.message}", exc.hint)
         except (TypeError, ValueError) as exc:  # arguments of a kind no Arg accepts
             return self.refuse(node, op, f"{cls.type_name} cannot take its arguments: {exc}")
+        if cls.own_state_key and node.op != "call_module":
+            # a parameter read directly: the layer's own must have its shape, or its weights would not load
+            expected = _fetch(self.root, name).shape
+            built = tuple(getattr(layer.build(), cls.own_state_key).shape)
+            if tuple(expected) != built:
+                return self.refuse(node, op, f"the parameter '{name}' has shape {list(expected)}; a {cls.type_name} "
+                                   f"here holds {list(built)}", hint="hold the parameter in the shape the layer "
+                                   "type does, or in a module of a type `convcalc layers` lists")
         self.claim(name)
         self.layers.append(Emitted(name, cls.type_name, spec_args(cls, raw, layer, [t.shape for t in inputs]),
                                    [t.ref for t in inputs], self.scopes(node), cls.multi_output))
@@ -441,6 +462,7 @@ class _Importer:
             if name in self.used:
                 return self.refuse(node, shown, f"parameter '{name}' is used twice; each convcalc layer owns "
                                    "its own", hint="give each use its own parameter")
+            raw = {**raw, **cls.args_from_parameter(_fetch(self.root, name))}
         else:
             base = cls.type_name.lower() if label.startswith("operator.") else label.rpartition(".")[2].strip("_")
             prefix = self.where(node)
