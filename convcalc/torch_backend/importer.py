@@ -445,6 +445,8 @@ class _Importer:
         inputs, rest, problem = _split_operands(args)
         if problem:
             return self.refuse(node, shown, problem)
+        if rest and not any(not a.inferred for a in cls.args) and all(isinstance(v, (int, float)) for v in rest):
+            return self.refuse(node, shown, _CONSTANT[0], _CONSTANT[1])  # x * 2.0: the type combines tensors
         if any(isinstance(v, (_Tensor, _Pieces, _Parameter)) for v in _leaves(kwargs)):
             return self.refuse(node, shown, "a tensor passed by keyword; convcalc maps tensors passed first",
                                hint="pass the tensors positionally")
@@ -575,15 +577,17 @@ def _no_type_reason(target: Any, label: str, method: bool, args: Sequence[Any],
         names = ", ".join(f"'{p.name}'" for p in parameters)
         return (f"reads the parameter {names} directly; no convcalc layer type holds a parameter for this "
                 "operation", "move the parameter into a module of a type `convcalc layers` lists (a "
-                "parameter multiplied with a tensor maps to Scale where that type exists)")
+                "parameter [C, 1, 1] multiplying a tensor, as ConvNeXt's layer_scale, maps to Scale)")
     if target is operator.getitem:
         return ("indexes or slices a tensor; no convcalc layer type does that",
-                _missing_hint("tensor indexing") + " (torch.narrow maps to Narrow where that type exists)")
-    if any(not isinstance(a, (_Tensor, _Pieces, list, tuple)) for a in args) and (
-            label.startswith("operator.") or label in ("add", "mul", "sub", "div", "torch.add", "torch.mul")):
-        return ("combines a tensor with a constant; convcalc layers combine tensors",
-                "fold the constant into a neighbouring layer, or hold it as a parameter of a module")
+                "write a slice of one dim as x.narrow(dim, start, length), which maps to Narrow")
+    if label.startswith("operator.") and any(isinstance(a, (int, float)) for a in args):
+        return _CONSTANT
     return "no convcalc layer type matches it", _missing_hint(label)
+
+
+_CONSTANT = ("combines a tensor with a constant; convcalc layers combine tensors",
+             "fold the constant into a neighbouring layer, or hold it as a parameter of a module")
 
 
 def _missing_hint(name: str) -> str:
