@@ -330,7 +330,7 @@ class _Importer:
             return node.args[0] if node.args else None
         if self.placeholders > 1:
             return self.refuse(node, f"input '{node.target}'", "forward() takes more than one tensor input; a "
-                               "convcalc spec has one input", hint="wrap the model so that forward(x) takes one")
+                               "spec has one input", hint="wrap the model so that forward(x) takes one")
         return _Tensor(NET_INPUT, self.input_shape)
 
     def _get_attr(self, node: fx.Node) -> Any:
@@ -349,7 +349,7 @@ class _Importer:
             f"{kind.__module__}.{kind.__qualname__}"
         op = f"module '{target}' ({public})"
         if cls is None:
-            return self.refuse(node, op, f"no convcalc layer type for {public}", hint=_missing_hint(public))
+            return self.refuse(node, op, f"no layer type for {public}", hint=_missing_hint(public))
         args = [self.arg(a) for a in node.args]
         if node.kwargs or any(not isinstance(a, (_Tensor, _Pieces, _Unknown)) for a in args):
             return self.refuse(node, op, "called with arguments other than tensors; a layer reads only tensors",
@@ -358,7 +358,7 @@ class _Importer:
             owned = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers())
             if owned:
                 return self.refuse(node, op, f"called {self.calls[target]} times: its weights are shared, and "
-                                   "each convcalc layer owns its own", hint="give each call its own module")
+                                   "each layer of a spec owns its own", hint="give each call its own module")
             name = self.fresh(target)
         else:
             name = target
@@ -448,7 +448,7 @@ class _Importer:
         if rest and not any(not a.inferred for a in cls.args) and all(isinstance(v, (int, float)) for v in rest):
             return self.refuse(node, shown, _CONSTANT[0], _CONSTANT[1])  # x * 2.0: the type combines tensors
         if any(isinstance(v, (_Tensor, _Pieces, _Parameter)) for v in _leaves(kwargs)):
-            return self.refuse(node, shown, "a tensor passed by keyword; convcalc maps tensors passed first",
+            return self.refuse(node, shown, "a tensor passed by keyword; the importer maps tensors passed first",
                                hint="pass the tensors positionally")
         tensor_inputs = self.tensor_inputs([v for v in inputs if not isinstance(v, _Parameter)])
         if tensor_inputs is None:
@@ -462,7 +462,7 @@ class _Importer:
                 return self.refuse(node, shown, "reads more than one parameter directly")
             name = parameters[0].name
             if name in self.used:
-                return self.refuse(node, shown, f"parameter '{name}' is used twice; each convcalc layer owns "
+                return self.refuse(node, shown, f"parameter '{name}' is used twice; each layer of a spec owns "
                                    "its own", hint="give each use its own parameter")
             raw = {**raw, **cls.args_from_parameter(_fetch(self.root, name))}
         else:
@@ -497,14 +497,14 @@ class _Importer:
         if node.op == "call_method":
             subject = args[0]
             if isinstance(subject, torch.Tensor):
-                return self.refuse(node, shown, "a method of a constant tensor; convcalc layers read the input")
+                return self.refuse(node, shown, "a method of a constant tensor; layers read the input")
             try:
                 return getattr(subject, str(target))(*args[1:], **kwargs)
             except Exception as exc:  # noqa: BLE001 - the model's own computation failing on its values
                 return self.refuse(node, shown, f"raised {type(exc).__name__}: {exc}")
         module = getattr(target, "__module__", None) or ""
         if module not in _VALUE_MODULES and not (target is getattr):
-            return self.refuse(node, shown, "creates a tensor from constants; a convcalc layer reads its input",
+            return self.refuse(node, shown, "creates a tensor from constants; a layer reads its input",
                                hint="make the constant a buffer of a module, or compute it outside forward()")
         try:
             return target(*args, **kwargs)
@@ -521,7 +521,7 @@ class _Importer:
         if not isinstance(result, _Tensor):
             what = ("several tensors" if isinstance(result, (tuple, list, dict, _Pieces))
                     else f"a {type(result).__name__}")
-            self.refuse(output, "return", f"forward() returns {what}; a convcalc spec has one output",
+            self.refuse(output, "return", f"forward() returns {what}; a spec has one output",
                         hint="wrap the model so that it returns one tensor")
             return
         last = self.layers[-1] if self.layers else None
@@ -564,7 +564,7 @@ def _split_operands(args: Sequence[Any]) -> tuple[list[Any], list[Any], str | No
         index = len(args)
     rest = list(args[index:])
     if any(isinstance(v, (_Tensor, _Pieces, _Parameter)) for v in _leaves(rest)):
-        return inputs, rest, "a tensor after a non-tensor argument; convcalc maps calls whose tensors come first"
+        return inputs, rest, "a tensor after a non-tensor argument; the importer maps calls whose tensors come first"
     if not inputs:
         return inputs, rest, "no tensor input"
     return inputs, rest, None
@@ -575,23 +575,23 @@ def _no_type_reason(target: Any, label: str, method: bool, args: Sequence[Any],
     """Why a call has no layer type, and what the user can do about it."""
     if parameters:
         names = ", ".join(f"'{p.name}'" for p in parameters)
-        return (f"reads the parameter {names} directly; no convcalc layer type holds a parameter for this "
+        return (f"reads the parameter {names} directly; no layer type holds a parameter for this "
                 "operation", "move the parameter into a module of a type `convcalc layers` lists (a "
                 "parameter [C, 1, 1] multiplying a tensor, as ConvNeXt's layer_scale, maps to Scale)")
     if target is operator.getitem:
-        return ("indexes or slices a tensor; no convcalc layer type does that",
+        return ("indexes or slices a tensor; no layer type does that",
                 "write a slice of one dim as x.narrow(dim, start, length), which maps to Narrow")
     if label.startswith("operator.") and any(isinstance(a, (int, float)) for a in args):
         return _CONSTANT
-    return "no convcalc layer type matches it", _missing_hint(label)
+    return "no layer type matches it", _missing_hint(label)
 
 
-_CONSTANT = ("combines a tensor with a constant; convcalc layers combine tensors",
+_CONSTANT = ("combines a tensor with a constant; layers combine tensors",
              "fold the constant into a neighbouring layer, or hold it as a parameter of a module")
 
 
 def _missing_hint(name: str) -> str:
-    return (f"convcalc needs a layer type for {name}: add one (a class in convcalc/layers/ that declares "
+    return (f"{name} needs a layer type of its own: add one (a class in convcalc/layers/ that declares "
             "torch_modules / torch_functions; see DESIGN.md), or rewrite that part of the model with layers "
             "`convcalc layers` lists")
 
