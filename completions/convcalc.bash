@@ -147,9 +147,10 @@ _convcalc() {
                 --input|-i) :; return ;;
                 --output|-o) _convcalc_files "$cur"; return ;;
                 --name) :; return ;;
+                --format|-f) COMPREPLY=( $(compgen -W "yaml json" -- "$cur") ); return ;;
             esac
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=( $(compgen -W "--input -i --output -o --blocks --flat --against --no-against --name --help -h" -- "$cur") )
+                COMPREPLY=( $(compgen -W "--input -i --output -o --blocks --flat --against --no-against --name --format -f --help -h" -- "$cur") )
             else
                 _convcalc_files "$cur"
             fi ;;

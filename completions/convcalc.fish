@@ -100,6 +100,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from import' -l output -s o -r -
 complete -c convcalc -n '__fish_seen_subcommand_from import' -l blocks -l flat -d 'Fold repeated module structures into parameterised blocks, or list every layer'
 complete -c convcalc -n '__fish_seen_subcommand_from import' -l against -l no-against -d 'Record the target as the spec\'s `against:`, so that `convcalc check` proves the spec against the code'
 complete -c convcalc -n '__fish_seen_subcommand_from import' -l name -x -d 'The spec\'s name (default: the callable\'s)'
+complete -c convcalc -n '__fish_seen_subcommand_from import' -l format -s f -x -a 'yaml json' -d 'yaml (one line per layer, as hand-written specs are) or json (the same spec as data)'
 complete -c convcalc -n '__fish_seen_subcommand_from import' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from import' -F
 

@@ -75,6 +75,7 @@ def invocations(tiny: str) -> dict[str, list[str]]:
         "compare": ["compare", "Conv2d(16, 32, 3, padding=1)", "--input", "1x16x8x8"],
         "explain": ["explain", "Conv2d(3, 8, 3, stride=2, padding=1)", "--input", "1x3x9x9"],
         "transpose": ["transpose", "Conv2d(3, 8, 3, stride=2, padding=1)", "--input", "1x3x7x8"],
+        "import": ["import", f"{ROOT / 'specs' / 'examples' / 'tiny_resnet.py'}:TinyResNet", "--input", "1x3x32x32"],
     }
 
 
@@ -92,7 +93,7 @@ def test_every_command_has_a_checked_invocation(tiny: str) -> None:
 
 # Commands that import torch run in this process (torch loads once), their output captured by the
 # test runner, which is no terminal either: the same code path as a pipe.
-IN_PROCESS = {"validate", "check"}
+IN_PROCESS = {"validate", "check", "import"}
 
 
 def test_piped_output_of_every_command_is_free_of_escape_codes_and_progress_bars(tiny: str) -> None:

@@ -306,6 +306,8 @@ def test_import_command_writes_a_spec_that_summary_and_validate_accept(tmp_path:
     checked = runner.invoke(app, ["validate", str(out), "--no-fvcore"])
     assert checked.exit_code == 0, checked.output
     assert "against.output" in runner.invoke(app, ["validate", str(out), "--all", "--no-fvcore"]).output
+    as_json = runner.invoke(app, ["import", f"{MODELS}:make_plain(width=4)", "--input", "1x3x16x16", "-f", "json"])
+    assert layer_key(convcalc.analyze(json.loads(as_json.stdout))) == layer_key(convcalc.analyze(out))
 
 
 def test_a_relative_file_target_is_recorded_relative_to_the_spec(tmp_path: Path,

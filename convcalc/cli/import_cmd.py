@@ -5,8 +5,10 @@ Nothing here imports torch at import time; the command imports convcalc.torch_ba
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +16,11 @@ import typer
 
 from convcalc.cli.app import app
 from convcalc.cli.common import parse_shape, state, user_errors, write_output
+
+class SpecFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
 
 TargetArg = Annotated[str, typer.Argument(
     help="The model: package.module:callable, package.module:callable(kw=value, ...) with literal arguments, "
@@ -38,6 +45,9 @@ def import_command(
         "check` proves the spec against the code.")] = True,
     name: Annotated[Optional[str], typer.Option(
         "--name", help="The spec's name (default: the callable's).", show_default=False)] = None,
+    fmt: Annotated[SpecFormat, typer.Option(
+        "--format", "-f", help="yaml (one line per layer, as hand-written specs are) or json (the same "
+        "spec as data).", case_sensitive=False)] = SpecFormat.yaml,
 ) -> None:
     """Trace a PyTorch model with torch.fx and write it as a convcalc spec.
 
@@ -53,7 +63,7 @@ def import_command(
 
         recorded = _against_text(target, output) if against else None
         result = import_target(target, shape, name=name, blocks=blocks, against=recorded)
-    write_output(result.text, output)
+    write_output(result.text if fmt is SpecFormat.yaml else json.dumps(result.spec, indent=2) + "\n", output)
     if not state.quiet:
         totals = result.analysis.totals
         where = f"wrote {output}" if output is not None else "imported"
