@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import convcalc
 from convcalc.cli import app
-from convcalc.torch_backend.importer import import_target
+from convcalc.torch_backend.importer import from_module, import_target
 
 try:
     import torchvision
@@ -91,6 +91,10 @@ def test_imported_spec_equals_the_model(name: str) -> None:
     # ConvNeXt's layer_scale, is a layer of the parameter's name): its state_dict keys are the spec's
     orphans = [k for k in model.state_dict() if k not in names and k.rpartition(".")[0] not in names]
     assert not orphans, orphans[:5]
+    # the blocks change the text, not the layers: the flat import analyses the same, layer by layer
+    folded, flat = (convcalc.analyze(from_module(model, SHAPE, blocks=b)) for b in (True, False))
+    assert [(r.name, r.type, dict(r.args), r.inputs) for r in flat.layers] == \
+        [(r.name, r.type, dict(r.args), r.inputs) for r in folded.layers]
     report = convcalc.validate(result.spec, against=model, fvcore=False)
     assert report.ok, "\n".join(report.diff())
     outputs = [c for c in report.checks if c.check == "against.output"]
