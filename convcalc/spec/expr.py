@@ -199,6 +199,21 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
                     f"{', '.join(FUNCTIONS)})")
 
 
+def variables_in(text: str) -> set[str]:
+    """The variable names the `$name` / `${expr}` parts of a string read (unparsable parts read none)."""
+    names: set[str] = set()
+    for match in _EMBEDDED.finditer(text):
+        if match.group(2):
+            names.add(match.group(2))
+            continue
+        try:
+            tree = ast.parse(match.group(1).strip(), mode="eval")
+        except SyntaxError:
+            continue  # substitute() reports it, with its location
+        names.update(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
+    return names
+
+
 def substitute(value: Any, env: Mapping[str, Any]) -> Any:
     """Replace `$name` and `${expr}` in a string (recursively in lists); other values pass through."""
     if isinstance(value, list):
