@@ -27,6 +27,7 @@ from convcalc.archs import ALIASES, arch_names, arch_path, arch_source, list_arc
 from convcalc.errors import SpecError
 
 import reference_models as ref
+from torchvision_twins import TWINS
 
 REPO = Path(__file__).resolve().parent.parent
 KEYS = ("params", "buffers", "macs", "fvcore_flops", "torch_flops", "output_shape")
@@ -51,12 +52,24 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "resnext50_32x4d": _golden(25_028_904, 68_277, 4_230_479_872, 4_259_381_248, 8_460_959_744, [1, 1000]),
     "mobilenet_v1": _golden(4_231_976, 21_915, 568_740_352, 578_825_728, 1_137_480_704, [1, 1000]),
     "mobilenet_v2": _golden(3_504_872, 34_164, 300_774_272, 314_193_216, 601_548_544, [1, 1000]),
+    # measured on torchvision 0.29.1's own models (torch 2.14.1, fvcore 0.1.5; eval mode)
+    "shufflenet_v2_x1_0": _golden(2_278_604, 16_236, 144_907_992, 148_808_392, 289_815_984, [1, 1000]),
+    "regnet_y_400mf": _golden(4_344_144, 27_205, 401_842_848, 410_406_088, 803_685_696, [1, 1000]),
+    "convnext_tiny": _golden(28_589_128, 0, 4_455_531_264, 4_470_437_376, 8_911_062_528, [1, 1000]),
     "unet": _golden(31_030_658, 0, 150_428_424_448, 150_428_424_448, 300_856_848_896, [1, 2, 388, 388]),
     "dcgan_generator": _golden(3_576_704, 1_924, 104_628_224, 104_873_984, 209_256_448, [1, 3, 64, 64]),
     "tcn": _golden(198_410, 0, 202_047_488, 202_047_488, 404_094_976, [1, 10, 1024]),
     "c3d": _golden(79_991_015, 0, 38_548_959_232, 38_548_959_232, 77_097_918_464, [1, 487]),
 }
 NAMES = list(GOLDEN)
+# Built-ins whose twin is torchvision's own model (tests/torchvision_twins.py) have no hand-written one.
+HAND_WRITTEN = [name for name in NAMES if name in ref.REFERENCE]
+
+
+def _input_shape(name: str) -> tuple[int, ...]:
+    if name in ref.REFERENCE:
+        return ref.REFERENCE[name][1]
+    return TWINS[name].input_shape or (1, 3, 224, 224)
 
 
 def _totals(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -83,7 +96,7 @@ def test_spec_is_documented(name: str) -> None:
     assert first.startswith("# ") and any(str(year) in first for year in range(1989, 2030)), first
     info = {i.name: i for i in list_archs()}[name]
     assert info.description and info.paper
-    assert info.input_shape == ref.REFERENCE[name][1]
+    assert info.input_shape == _input_shape(name)
     assert info.path == arch_path(name)
 
 
@@ -145,7 +158,7 @@ def test_analysis_matches_golden(name: str) -> None:
     assert _totals(name) == GOLDEN[name]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", HAND_WRITTEN)
 def test_reference_matches_golden(name: str) -> None:
     builder, shape = ref.REFERENCE[name]
     assert ref.measure(builder, shape) == GOLDEN[name]
@@ -250,6 +263,8 @@ TORCHVISION = {
     "alexnet": (61_100_840, 0.71), "vgg16": (138_357_544, 15.47), "resnet18": (11_689_512, 1.81),
     "resnet34": (21_797_672, 3.66), "resnet50": (25_557_032, 4.09), "resnet101": (44_549_160, 7.8),
     "resnet152": (60_192_808, 11.51), "resnext50_32x4d": (25_028_904, 4.23), "mobilenet_v2": (3_504_872, 0.3),
+    "shufflenet_v2_x1_0": (2_278_604, 0.14), "regnet_y_400mf": (4_344_144, 0.4),
+    "convnext_tiny": (28_589_128, 4.46),
 }
 
 
@@ -282,7 +297,7 @@ def test_cli_archs_json() -> None:
     assert list(rows) == arch_names()
     for name, row in rows.items():
         assert {k: row[k] for k in KEYS} == GOLDEN[name]
-        assert row["description"] and row["input_shape"] == list(ref.REFERENCE[name][1])
+        assert row["description"] and row["input_shape"] == list(_input_shape(name))
     assert rows["mobilenet_v1"]["aliases"] == ["mobilenet"]
     assert rows["mobilenet_v1"]["options"] == {"alpha": 1.0, "resolution": 224, "num_classes": 1000}
 
