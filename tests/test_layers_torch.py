@@ -31,6 +31,8 @@ from convcalc.errors import SpecError
 from convcalc.layers import all_layer_types, lookup
 from convcalc.layers.base import COMPOSITES
 
+from torch_twins import TWINS
+
 logging.getLogger("fvcore").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", module="fvcore")
 
@@ -526,7 +528,8 @@ class _Branches(nn.Module):
 def merge_cases(draw: Any, kind: str) -> tuple[dict[str, Any], Callable[[], nn.Module], tuple[int, ...]]:
     nd = draw(st.integers(0 if kind != "Crop" else 1, 3))
     shape = draw(input_shape(nd, max_size=5, channels=3))
-    count = draw(st.integers(1, 2)) if kind == "Crop" else draw(st.integers(2, 3))
+    count = (draw(st.integers(1, 2)) if kind == "Crop" else 2 if kind in ("Sub", "Div")
+             else draw(st.integers(2, 3)))
     base_c = draw(st.integers(1, 3))
     base_s = draw(st.lists(st.integers(1, 5), min_size=nd, max_size=nd))
     layers: list[dict[str, Any]] = []
@@ -545,8 +548,8 @@ def merge_cases(draw: Any, kind: str) -> tuple[dict[str, Any], Callable[[], nn.M
                                             getattr(nn, f"AdaptiveAvgPool{nd}d")(tuple(sizes))))
     merge: dict[str, Any] = {"type": kind, "inputs": [f"b{i}" for i in range(count)]}
     function: Callable[..., torch.Tensor]
-    if kind == "Add":
-        function = lambda *xs: functools.reduce(torch.add, xs)  # noqa: E731
+    if kind in ("Add", "Mul", "Sub", "Div"):
+        function = lambda *xs: functools.reduce(getattr(torch, kind.lower()), xs)  # noqa: E731
     elif kind == "Concat":
         dim = draw(st.integers(-len(shape) - 1, len(shape)))
         merge["dim"] = dim
@@ -776,6 +779,11 @@ SAMPLES: dict[str, tuple[list[int], dict[str, Any]]] = {
     "CircularPad3d": (X3, {"padding": 1}),
     "PixelShuffle": (X2, {"upscale_factor": 2}), "PixelUnshuffle": ([1, 2, 6, 4], {"downscale_factor": 2}),
     "ChannelShuffle": (X2, {"groups": 2}),
+    # tensor operations and ConvNeXt's pieces (twins in tests/torch_twins.py; more in test_layers_tensor.py)
+    "Narrow": (X2, {"dim": -2, "start": -7, "length": 4}), "Permute": (X2, {"dims": [0, 2, 3, 1]}),
+    "Transpose": (X3, {"dim0": 1, "dim1": -1}), "Reshape": (X2, {"shape": [-1, 2, 2, 72]}),
+    "Mean": (X3, {"dim": [-1, 2], "keepdim": True}), "LayerNorm2d": (X2, {"eps": 1e-6}),
+    "Scale": (X2, {"init_value": 1e-6}), "StochasticDepth": (X2, {"p": 0.2, "mode": "row"}),
 }
 
 # graph layers: a spec around them (no torch.nn class exists to build them from)
@@ -798,6 +806,15 @@ GRAPH_SAMPLES: dict[str, dict[str, Any]] = {
     "Chunk": {"input": X2, "layers": [
         {"name": "c", "type": "Chunk", "chunks": 3, "dim": -2},
         {"type": "Concat", "inputs": ["c.2", "c.0", "c.1"], "dim": 2}]},
+    "Mul": {"input": X2, "layers": [
+        {"name": "gate", "type": "AdaptiveAvgPool2d", "output_size": 1},
+        {"type": "Sigmoid"}, {"type": "Mul", "inputs": ["input", "prev", "input"]}]},
+    "Sub": {"input": X2, "layers": [
+        {"name": "avg", "type": "Mean", "dim": [2, 3], "keepdim": True},
+        {"type": "Sub", "inputs": ["input", "avg"]}]},
+    "Div": {"input": X2, "layers": [
+        {"name": "norm", "type": "AdaptiveAvgPool2d", "output_size": [1, None]},
+        {"type": "Div", "inputs": ["input", "norm"]}]},
 }
 
 
@@ -819,7 +836,9 @@ def test_sample_matches_torch(type_name: str) -> None:
     inferred_names = [a.name for a in lookup(type_name).args if a.inferred]
     resolved = convcalc.analyze({"input": shape, "layers": [{"type": type_name, **args}]}).layers[0].args
     torch_kwargs = {**{n: resolved[n] for n in inferred_names}, **args}
-    result = check_layer(type_name, torch_kwargs, shape, spec_args=args)
+    twin = TWINS.get(type_name)  # a type that torch.nn has no class for
+    result = check_layer(type_name, torch_kwargs, shape, spec_args=args,
+                         make=functools.partial(twin, **torch_kwargs) if twin else None)
     assert isinstance(result, Analysis), result
     report = result.layers[0]
     assert report.layer.flops_rule, f"{type_name} documents no flops_rule"

@@ -42,8 +42,9 @@ runner = CliRunner()
 REQUIRED = {"out_channels": 6, "kernel_size": 3, "out_features": 5, "num_groups": 2, "size": 3,
             "threshold": 0.1, "value": 0.0, "norm_type": 2.0, "output_size": 2, "dim": 1,
             "unflattened_size": [2, 2], "padding": 1, "scale_factor": 2, "normalized_shape": [7, 7],
-            "upscale_factor": 2, "downscale_factor": 2, "groups": 2, "num_parameters": 1, "chunks": 2,
-            "split_size_or_sections": 3}
+            "upscale_factor": 2, "downscale_factor": 2, "groups": 2, "num_parameters": 1, "p": 0.2,
+            "start": 1, "length": 2, "dims": [0, 2, 3, 1], "dim0": 1, "dim1": 2, "shape": [2, -1],
+            "chunks": 2, "split_size_or_sections": 3}
 
 
 def _candidate_shapes(cls: type) -> list[list[int]]:

@@ -59,6 +59,8 @@ class Arg(NamedTuple):
       opt_ints -- an int, or a list of exactly one entry per spatial dim, each an int or null (adaptive
                   pools' output_size, where null keeps that dim)
       floats   -- a number or a list of numbers (Upsample's scale_factor)
+      dims     -- an int or a list of ints of any length, the empty list included (torch.permute's
+                  dims, torch.reshape's shape, torch.mean's dim)
       names    -- a list of layer names (merge inputs); handled by the graph, not the layer
       any      -- passed through unchanged
     """
@@ -172,6 +174,14 @@ def _coerce_shape(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...]:
     raise _bad(arg, value, "an integer or a non-empty list of integers")
 
 
+def _coerce_dims(arg: Arg, value: Any, ndim: int | None) -> tuple[int, ...]:
+    if _is_int(value):
+        return (int(value),)
+    if isinstance(value, (list, tuple)) and all(_is_int(v) for v in value):
+        return tuple(int(v) for v in value)
+    raise _bad(arg, value, "an integer or a list of integers")
+
+
 def _coerce_floats(arg: Arg, value: Any, ndim: int | None) -> float | tuple[float, ...]:
     if _is_number(value):
         return float(value)
@@ -203,6 +213,7 @@ _COERCERS: dict[str, Callable[[Arg, Any, int | None], Any]] = {
     "shape": _coerce_shape,
     "opt_ints": _coerce_opt_ints,
     "floats": _coerce_floats,
+    "dims": _coerce_dims,
     "names": _coerce_names,
     "any": _coerce_any,
 }
@@ -266,6 +277,11 @@ class AxisRF(NamedTuple):
            nearest resize by a non-integer ratio, a merge of maps on different grids, a pattern whose
            period passed MAX_RF_PERIOD): then `size` is the widest field but single positions' fields
            may differ from `field(o)`.
+    dim:   the tensor dim this axis lives on, counted from the end (-1: the last dim); None in the
+           default layout, where the axes are the trailing dims in order (axis i of n on dim i - n).
+           Permute, Transpose, Reshape and reductions move axes (see `axis_dims`); every operation
+           below keeps it. Only a local axis's dim matters: a global one is read whole by every
+           output, wherever it is, and its dim may be stale (a dim since reduced away).
     """
 
     size: Fraction
@@ -273,6 +289,7 @@ class AxisRF(NamedTuple):
     start: Fraction
     pattern: tuple[Span, ...] | None = None
     exact: bool = True
+    dim: int | None = None
 
     @property
     def is_global(self) -> bool:
@@ -299,7 +316,8 @@ class AxisRF(NamedTuple):
         return span[0] + shift, span[1] + shift
 
     @staticmethod
-    def from_spans(jump: Fraction, spans: Sequence[Span], exact: bool = True) -> AxisRF:
+    def from_spans(jump: Fraction, spans: Sequence[Span], exact: bool = True,
+                   dim: int | None = None) -> AxisRF:
         """The field whose outputs 0..len(spans)-1 have these fields, repeating with that period."""
         spans = list(spans)
         period = len(spans)
@@ -315,11 +333,11 @@ class AxisRF(NamedTuple):
                 break
         present = [(r, s) for r, s in enumerate(spans) if s is not None]
         if not present:  # no output reads any input: keep a point field so that the numbers stay defined
-            return AxisRF(Fraction(1), jump, Fraction(0), tuple(spans), exact)
+            return AxisRF(Fraction(1), jump, Fraction(0), tuple(spans), exact, dim)
         size = max(hi - lo for _, (lo, hi) in present) + 1
         r, (lo, hi) = present[0]
         start = (lo + hi) / 2 - r * jump
-        return AxisRF(size, jump, start, None if len(spans) == 1 else tuple(spans), exact)
+        return AxisRF(size, jump, start, None if len(spans) == 1 else tuple(spans), exact, dim)
 
     def conservative(self) -> AxisRF:
         """One linear field (period 1) containing every output's exact field (no longer exact)."""
@@ -327,15 +345,15 @@ class AxisRF(NamedTuple):
             return self._replace(exact=False)
         offsets = [(s[0] - r * self.jump, s[1] - r * self.jump) for r, s in enumerate(self.pattern) if s is not None]
         if not offsets:
-            return AxisRF(self.size, self.jump, self.start, exact=False)
+            return AxisRF(self.size, self.jump, self.start, exact=False, dim=self.dim)
         lo, hi = min(o[0] for o in offsets), max(o[1] for o in offsets)
-        return AxisRF(hi - lo + 1, self.jump, (lo + hi) / 2, exact=False)
+        return AxisRF(hi - lo + 1, self.jump, (lo + hi) / 2, exact=False, dim=self.dim)
 
     def _gather(self, jump: Fraction, period: int, sources: Callable[[int], Iterable[int]]) -> AxisRF:
         # every output o reads the inputs sources(o); `period` outputs on, it reads inputs a whole number
         # of this field's periods on, so the new fields repeat with `period`
         return AxisRF.from_spans(jump, [_hull(self.field(i) for i in sources(o)) for o in range(period)],
-                                 self.exact)
+                                 self.exact, self.dim)
 
     def window(self, kernel: int, stride: int, padding: int, dilation: int = 1) -> "AxisRF":
         """A sliding window (conv, pooling): output o' sees inputs o'*stride - padding + m*dilation."""
@@ -348,6 +366,7 @@ class AxisRF(NamedTuple):
                 jump=self.jump * stride,
                 start=self.start + (Fraction(span, 2) - padding) * self.jump,
                 exact=self.exact,
+                dim=self.dim,
             )
         period = self.period // math.gcd(self.period, stride)
         # taps `cycle` apart read fields one whole number of periods apart (further right), so the
@@ -375,7 +394,8 @@ class AxisRF(NamedTuple):
         if self.jump is None:
             return self
         if self.pattern is None:
-            return AxisRF(self.size, self.jump, self.start + offset * self.jump, exact=self.exact)
+            return AxisRF(self.size, self.jump, self.start + offset * self.jump, exact=self.exact,
+                          dim=self.dim)
         return self._gather(self.jump, self.period, lambda o: (o + offset,))
 
     def globalised(self, extent: int) -> "AxisRF":
@@ -389,9 +409,10 @@ class AxisRF(NamedTuple):
             ends = [self.field(o) for o in {*range(min(extent, self.period)), *range(max(0, extent - self.period), extent)}]
             hull = _hull(ends)
             if hull is None:
-                return AxisRF(Fraction(1), None, self.start, exact=self.exact)
+                return AxisRF(Fraction(1), None, self.start, exact=self.exact, dim=self.dim)
             first, last = hull
-        return AxisRF(size=last - first + 1, jump=None, start=(first + last) / 2, exact=self.exact)
+        return AxisRF(size=last - first + 1, jump=None, start=(first + last) / 2, exact=self.exact,
+                      dim=self.dim)
 
     def window_formulas(self, label: str, kernel: int, stride: int, padding: int, dilation: int = 1) -> list[Formula]:
         """`window`'s recurrence written out (Araujo et al.: r += d(k-1)j, j *= s, start += (d(k-1)/2 - p)j)."""
@@ -458,7 +479,7 @@ class AxisRF(NamedTuple):
                 a, b = a.conservative(), b.conservative()
                 period = 1
             return AxisRF.from_spans(self.jump, [_hull((a.field(o), b.field(o))) for o in range(period)],
-                                     a.exact and b.exact)
+                                     a.exact and b.exact, self.dim)
         # different grids (or a global side): the hull of output 0's fields, with the coarser jump;
         # patterns are dropped, as no one period describes both
         lo = min(self.start - (self.size - 1) / 2, other.start - (other.size - 1) / 2)
@@ -468,7 +489,7 @@ class AxisRF(NamedTuple):
         else:
             jump = max(self.jump, other.jump)
         exact = self.exact and other.exact and (jump is None or self.jump == other.jump)
-        return AxisRF(size=hi - lo + 1, jump=jump, start=(lo + hi) / 2, exact=exact)
+        return AxisRF(size=hi - lo + 1, jump=jump, start=(lo + hi) / 2, exact=exact, dim=self.dim)
 
 
 RF = tuple[AxisRF, ...]
@@ -476,6 +497,35 @@ RF = tuple[AxisRF, ...]
 
 def identity_rf(ndim: int) -> RF:
     return tuple(AxisRF(Fraction(1), Fraction(1), Fraction(0)) for _ in range(ndim))
+
+
+def axis_dims(rf: Sequence[AxisRF], rank: int) -> list[int | None]:
+    """Per axis of `rf`, the dim (0 .. rank-1) of a tensor of this rank that it lives on, or None.
+
+    In the default layout (`dim` None) axis i of n is on dim rank - n + i, never on dim 0, which is the
+    network input's batch dim: after a rank-reducing Flatten the leftover axes are global anyway.
+    """
+    found: list[int | None] = []
+    for i, axis in enumerate(rf):
+        if axis.dim is None:
+            dim, lowest = rank - len(rf) + i, 1
+        else:
+            dim, lowest = rank + axis.dim, 0
+        found.append(dim if lowest <= dim < rank else None)
+    return found
+
+
+def placed(rf: Sequence[AxisRF], dims: Sequence[int | None], rank: int) -> RF:
+    """`rf` with axis i moved to dim dims[i] (0 .. rank-1) of a tensor of rank `rank`.
+
+    None leaves an axis where it was (only a global axis, whose dim no longer matters, may have none).
+    The result is in the default layout (every `dim` None) whenever that puts every local axis on the
+    same dim, so that a permutation and its inverse give back exactly the field they started from.
+    """
+    default = axis_dims([a._replace(dim=None) for a in rf], rank)
+    if all(a.is_global or d == at for a, d, at in zip(rf, dims, default)):
+        return tuple(a if a.dim is None else a._replace(dim=None) for a in rf)
+    return tuple(a if d is None else a._replace(dim=d - rank) for a, d in zip(rf, dims))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -546,6 +596,14 @@ class Layer:
     flops_rule: ClassVar[str] = "0"
     # Several outputs (Split, Chunk): later layers read output k as `name.k`; `output_shape` is output 0's.
     multi_output: ClassVar[bool] = False
+    # True where `rf` is written for the default layout, the spatial axes being the trailing
+    # `spatial_rank()` dims in order (convolutions, pooling, resizing): `receptive_field` then hands the
+    # layer its axes in tensor order, whatever Permute or Transpose did before it.
+    trailing_spatial: ClassVar[bool] = False
+    # The name of the one parameter that torch models keep directly on the parent module under this
+    # layer's name (ConvNeXt's layer_scale): the built network's state_dict names it by the layer's
+    # name alone.
+    own_state_key: ClassVar[str | None] = None
 
     def __init__(self, raw_args: Mapping[str, Any], in_shapes: Sequence[Shape], in_names: Sequence[str] = ()) -> None:
         self.values: dict[str, Any] = self.coerce_args(raw_args)
@@ -638,7 +696,7 @@ class Layer:
 
     def output_rfs(self, in_rfs: Sequence[RF]) -> tuple[RF, ...]:
         """Every output's receptive field, in the order of `output_shapes`."""
-        return (self.rf(in_rfs),)
+        return (self.receptive_field(in_rfs),)
 
     def params(self) -> int:
         return 0
@@ -667,6 +725,64 @@ class Layer:
     def rf(self, in_rfs: Sequence[RF]) -> RF:
         """Receptive field after this layer; default: elementwise, unchanged."""
         return in_rfs[0]
+
+    def spatial_rank(self) -> int:
+        """How many trailing dims a `trailing_spatial` layer treats as spatial."""
+        return self.ndim if self.ndim else len(self.in_shape) - 2
+
+    def receptive_field(self, in_rfs: Sequence[RF]) -> RF:
+        """The field after this layer for inputs in any layout: what the analysis calls.
+
+        Most rules hold in any layout: they find the axis behind a tensor dim with `spatial_index`,
+        and every AxisRF operation keeps the axis's dim. A `trailing_spatial` layer gets its local
+        axes in the order of its trailing dims and its result is put back on the axes they came from;
+        when a local axis is not among those dims (a spatial dim standing where the layer sees
+        channels), every local axis conservatively becomes global and inexact.
+        """
+        slots = self._spatial_slots(in_rfs)
+        if slots is None:
+            return self.rf(in_rfs)
+        rf = in_rfs[0]
+        if not slots:
+            dims = axis_dims(rf, len(self.in_shape))
+            return tuple(a if a.is_global else a.globalised(1 if d is None else self.in_shape[d])._replace(exact=False)
+                         for a, d in zip(rf, dims))
+        out = self.rf(self.rules_view(in_rfs))
+        result = list(rf)
+        for slot, i in enumerate(slots):
+            if i is not None:
+                result[i] = out[slot]._replace(dim=rf[i].dim)
+        return tuple(result)
+
+    def rules_view(self, in_rfs: Sequence[RF]) -> list[RF]:
+        """The inputs' fields as `rf` and `formulas` read them: as they are, but for a `trailing_spatial`
+        layer in another layout its local axes in the order of its trailing dims (global fillers for
+        dims without one), or no field at all where a local axis is elsewhere."""
+        slots = self._spatial_slots(in_rfs)
+        if slots is None:
+            return list(in_rfs)
+        if not slots:
+            return []
+        filler = AxisRF(Fraction(1), None, Fraction(0))
+        return [tuple(filler if i is None else in_rfs[0][i]._replace(dim=None) for i in slots), *in_rfs[1:]]
+
+    def _spatial_slots(self, in_rfs: Sequence[RF]) -> list[int | None] | None:
+        """For a `trailing_spatial` layer whose input is not in the default layout: per trailing spatial
+        dim, the local axis on it (or None); [] when a local axis is on another dim. None otherwise."""
+        if not self.trailing_spatial or not in_rfs:
+            return None
+        rf, rank, count = in_rfs[0], len(self.in_shape), self.spatial_rank()
+        if len(rf) == count and all(a.dim is None for a in rf):
+            return None
+        first = rank - count
+        slots: list[int | None] = [None] * count
+        for i, (axis, dim) in enumerate(zip(rf, axis_dims(rf, rank))):
+            if axis.is_global:
+                continue
+            if dim is None or dim < first:
+                return []
+            slots[dim - first] = i
+        return slots
 
     def formulas(self, in_rfs: Sequence[RF]) -> list[Formula]:
         """The arithmetic behind this layer's shape, params, MACs and receptive field, for `explain`.

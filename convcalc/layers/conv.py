@@ -45,6 +45,7 @@ def _conv_args(transposed: bool) -> tuple[Arg, ...]:
 class _ConvBase(Layer):
     family = "conv"
     transposed: ClassVar[bool] = False
+    trailing_spatial = True
     flops_rule = "2 * MACs (a multiply and an add each), plus one add per output element for the bias"
 
     def _check_common(self) -> None:

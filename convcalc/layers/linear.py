@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import RF, Arg, Layer, Shape, fmt_shape, register
+from convcalc.layers.base import RF, Arg, Layer, Shape, axis_dims, fmt_shape, placed, register
 from convcalc.layers.window import globalise_all, globalise_dims, normalize_dim, spatial_index
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,10 +105,12 @@ class Flatten(Layer):
     def rf(self, in_rfs: Sequence[RF]) -> RF:
         # merging a spatial dim with anything mixes positions: every axis becomes global
         start, end = self._range()
-        rank, n_axes = len(self.in_shape), len(in_rfs[0])
-        if start < end and any(spatial_index(rank, n_axes, d) is not None for d in range(start, end + 1)):
-            return globalise_all(in_rfs[0], self.in_shape)
-        return in_rfs[0]
+        rf, rank = in_rfs[0], len(self.in_shape)
+        if start < end and any(spatial_index(rank, rf, d) is not None for d in range(start, end + 1)):
+            return globalise_all(rf, self.in_shape)
+        # the dims after the merged ones keep their place from the end; those before it move
+        return placed(rf, [d if d is None or d < start else d - (end - start) for d in axis_dims(rf, rank)],
+                      len(self.out_shape))
 
     def build(self) -> "torch.nn.Module":
         import torch.nn as nn
@@ -158,9 +160,11 @@ class Unflatten(Layer):
 
     def rf(self, in_rfs: Sequence[RF]) -> RF:
         dim, sizes = self._sizes()
-        if len(sizes) > 1 and spatial_index(len(self.in_shape), len(in_rfs[0]), dim) is not None:
-            return globalise_all(in_rfs[0], self.in_shape)
-        return in_rfs[0]
+        rf, rank = in_rfs[0], len(self.in_shape)
+        if len(sizes) > 1 and spatial_index(rank, rf, dim) is not None:
+            return globalise_all(rf, self.in_shape)
+        return placed(rf, [d if d is None or d < dim else d + len(sizes) - 1 for d in axis_dims(rf, rank)],
+                      len(self.out_shape))
 
     def resolved_args(self) -> dict[str, Any]:
         values = dict(self.values)
@@ -232,6 +236,7 @@ class Dropout1d(_DropoutBase):
 class ChannelShuffle(Layer):
     type_name = "ChannelShuffle"
     family = "reshape"
+    trailing_spatial = True  # it permutes dim 1: a spatial axis there would be scrambled
     summary = "interleave the channels of `groups` groups (torch.nn.ChannelShuffle, ShuffleNet)"
     args = (Arg("groups", "int", doc="number of channel groups; must divide the channels"),)
 

@@ -6,10 +6,10 @@ whose forward takes the inputs positionally. Receptive field: the union of the i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import RF, Arg, AxisRF, Layer, Shape, fmt_shape, register
+from convcalc.layers.base import RF, Arg, AxisRF, Layer, Shape, axis_dims, fmt_shape, register
 from convcalc.layers.window import globalise_dims, normalize_dim, spatial_index
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,59 +27,74 @@ def union_rf(in_rfs: Sequence[RF], in_shapes: Sequence[Shape], out_shape: Shape)
     """The union of the inputs' fields, axis by axis.
 
     An input that reaches an output dim by broadcasting (its size 1 against a larger output), or that has
-    no such dim, is read at the same place by every output: along that axis it counts as global.
+    no such dim, is read at the same place by every output: along that axis it counts as global. Inputs
+    that hold one axis on different dims (one of them transposed) are read at unrelated positions along
+    it: that axis becomes global, and inexact.
     """
     n_axes = len(in_rfs[0])
     rank = len(out_shape)
-    axes: list[AxisRF | None] = [None] * n_axes
+    parts: list[list[tuple[AxisRF, int | None]]] = [[] for _ in range(n_axes)]
     for rf, shape in zip(in_rfs, in_shapes):
         if len(rf) != n_axes:
             continue
-        for dim in range(rank):
-            axis = spatial_index(rank, n_axes, dim)
-            if axis is None:
-                continue
-            in_dim = dim - (rank - len(shape))
-            field = rf[axis]
-            if in_dim < 0 or (shape[in_dim] == 1 and out_shape[dim] != 1):
-                field = field.globalised(shape[in_dim] if in_dim >= 0 else 1)
-            axes[axis] = field if axes[axis] is None else axes[axis].union(field)  # type: ignore[union-attr]
-    merged = tuple(a if a is not None else in_rfs[0][i] for i, a in enumerate(axes))
+        for axis, (field, dim) in enumerate(zip(rf, axis_dims(rf, len(shape)))):
+            out_dim = None if dim is None else dim + rank - len(shape)
+            if out_dim is None or (shape[dim] == 1 and out_shape[out_dim] != 1):  # type: ignore[index]
+                field = field.globalised(1)
+            parts[axis].append((field, out_dim))
+    merged: list[AxisRF] = []
+    for fields in parts:  # every axis has the first input's field at least
+        if len({dim for field, dim in fields if not field.is_global}) > 1:
+            fields = [(field.globalised(out_shape[dim] if dim is not None else 1)._replace(exact=False), dim)
+                      for field, dim in fields]
+        total = fields[0][0]
+        for field, _ in fields[1:]:
+            total = total.union(field)
+        merged.append(total)
     # An output that one input's fields leave empty along one axis (a transposed conv position no tap
     # reaches) reads nothing of that input along any axis; fields kept per axis cannot say so, so with
     # several axes such a union is only an approximation.
     if n_axes > 1 and any(None in (a.pattern or ()) for rf in in_rfs for a in rf):
-        merged = tuple(a._replace(exact=False) for a in merged)
-    return merged
+        merged = [a._replace(exact=False) for a in merged]
+    return tuple(merged)
 
 
-@register
-class Add(Layer):
-    type_name = "Add"
+def broadcast_shape(shapes: Sequence[Shape], labels: Sequence[str], verb: str) -> Shape:
+    """torch's broadcasting of `shapes`, with its error (naming both culprits by `labels`) where it fails."""
+    rank = max(len(s) for s in shapes)
+    out = [1] * rank
+    owner = [0] * rank  # which input set each output dim, for the error message
+    for index, shape in enumerate(shapes):
+        padded = (1,) * (rank - len(shape)) + tuple(shape)
+        for dim, size in enumerate(padded):
+            if size == out[dim] or size == 1:
+                continue
+            if out[dim] == 1:
+                out[dim], owner[dim] = size, index
+                continue
+            first = owner[dim]
+            raise LayerError(
+                f"The size of tensor a ({out[dim]}) must match the size of tensor b ({size}) at non-singleton "
+                f"dimension {dim}: {labels[first]} and {labels[index]} cannot be {verb}",
+                hint=_merge_hint(shapes[first], shape, dim), arg="inputs")
+    return tuple(out)
+
+
+class Elementwise(Layer):
+    """An elementwise arithmetic merge of its inputs, with torch broadcasting: one op per input after
+    the first, per output element (torch has no module for these; fvcore and FlopCounterMode count
+    none of aten::add/sub/mul/div)."""
+
     family = "merge"
-    summary = "elementwise sum of 2+ inputs with torch broadcasting (residual connections)"
-    flops_rule = "(inputs - 1) additions per output element"
     min_inputs = 2
     max_inputs = None
+    flops_rule = "(inputs - 1) operations per output element"
+    verb: ClassVar[str] = "combined"  # for the broadcasting error: "... cannot be added"
+    op: ClassVar[str]  # the torch function folded over the inputs: add, mul, sub, div
 
     def output_shape(self) -> Shape:
-        rank = max(len(s) for s in self.in_shapes)
-        out = [1] * rank
-        owner = [0] * rank  # which input set each output dim, for the error message
-        for index, shape in enumerate(self.in_shapes):
-            padded = (1,) * (rank - len(shape)) + tuple(shape)
-            for dim, size in enumerate(padded):
-                if size == out[dim] or size == 1:
-                    continue
-                if out[dim] == 1:
-                    out[dim], owner[dim] = size, index
-                    continue
-                first = owner[dim]
-                raise LayerError(
-                    f"The size of tensor a ({out[dim]}) must match the size of tensor b ({size}) at non-singleton "
-                    f"dimension {dim}: {_input_label(self, first)} and {_input_label(self, index)} cannot be added",
-                    hint=_merge_hint(self.in_shapes[first], shape, dim), arg="inputs")
-        return tuple(out)
+        labels = [_input_label(self, i) for i in range(len(self.in_shapes))]
+        return broadcast_shape(self.in_shapes, labels, self.verb)
 
     def check(self) -> None:
         self.output_shape()
@@ -89,6 +104,20 @@ class Add(Layer):
 
     def rf(self, in_rfs: Sequence[RF]) -> RF:
         return union_rf(in_rfs, self.in_shapes, self.out_shape)
+
+    def build(self) -> "torch.nn.Module":
+        from convcalc.torch_backend.modules import Elementwise as ElementwiseModule
+
+        return ElementwiseModule(self.op)
+
+
+@register
+class Add(Elementwise):
+    type_name = "Add"
+    summary = "elementwise sum of 2+ inputs with torch broadcasting (residual connections)"
+    flops_rule = "(inputs - 1) additions per output element"
+    verb = "added"
+    op = "add"
 
     def build(self) -> "torch.nn.Module":
         from convcalc.torch_backend.modules import Add as AddModule
@@ -217,7 +246,7 @@ class Crop(Layer):
         axes = list(in_rfs[0])
         rank = len(self.in_shape)
         for i, offset in enumerate(self.offsets()):
-            axis = spatial_index(rank, len(axes), i + 2)
+            axis = spatial_index(rank, axes, i + 2)
             if axis is not None:
                 axes[axis] = axes[axis].shifted(offset)  # output o is input o + offset
         return tuple(axes)

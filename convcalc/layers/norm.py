@@ -317,6 +317,7 @@ class RMSNorm(_ShapeNorm):
 @register
 class LocalResponseNorm(_NormBase):
     type_name = "LocalResponseNorm"
+    trailing_spatial = True  # it slides a window along dim 1: a spatial axis there would widen
     summary = "local response normalisation across channels (torch.nn.LocalResponseNorm)"
     flops_rule = "size + 4 per element (square, sum over `size` neighbouring channels, scale, power, divide)"
     args = (

@@ -40,6 +40,7 @@ def _lst(values: Sequence[Any]) -> list[Any]:
 
 class _PoolBase(Layer):
     family = "pool"
+    trailing_spatial = True
 
     @property
     def op_name(self) -> str:

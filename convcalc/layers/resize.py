@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 from convcalc.errors import LayerError
 from convcalc.layers.base import RF, Arg, AxisRF, Layer, Shape, register
 from convcalc.layers.pool import adaptive_rf, adaptive_windows
-from convcalc.layers.window import dims_str, globalise_all
+from convcalc.layers.window import dims_str, globalise_all, spatial_index
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -34,6 +34,7 @@ _TAPS = {"linear": 2, "bilinear": 4, "bicubic": 16, "trilinear": 8}
 
 class _UpsampleBase(Layer):
     family = "resize"
+    trailing_spatial = True
     flops_rule = ("nearest / nearest-exact: 0; linear family: 2 * taps - 1 per output element (taps: linear 2, "
                   "bilinear 4, bicubic 16, trilinear 8); area: its window additions + 1 division per output")
     fixed_mode: ClassVar[str | None] = None
@@ -286,8 +287,8 @@ class _PadNd(Layer):
         axes = list(in_rfs[0])
         rank = len(self.in_shape)
         for dim, left, _ in self.padded_dims():
-            i = dim - (rank - len(axes))
-            if 0 <= i < len(axes) and dim >= 1:
+            i = spatial_index(rank, axes, dim)
+            if i is not None:
                 axes[i] = axes[i].shifted(-left)
         return tuple(axes)
 
@@ -457,6 +458,10 @@ for _n in (1, 2, 3):
 class _PixelShuffleBase(Layer):
     family = "resize"
     factor_arg: ClassVar[str]
+    trailing_spatial = True
+
+    def spatial_rank(self) -> int:
+        return 2  # [*, C, H, W]
 
     @property
     def factor(self) -> int:

@@ -53,7 +53,7 @@ class _Pieces(Layer):
 
     def output_rfs(self, in_rfs: Sequence[RF]) -> tuple[RF, ...]:
         rf = in_rfs[0]
-        axis = spatial_index(len(self.in_shape), len(rf), self._dim())
+        axis = spatial_index(len(self.in_shape), rf, self._dim())
         if axis is None:
             return tuple(rf for _ in self.piece_sizes())
         pieces = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 from convcalc.errors import LayerError
-from convcalc.layers.base import AxisRF, Shape
+from convcalc.layers.base import AxisRF, Shape, axis_dims
 
 
 def spatial_split(layer_name: str, op_name: str, ndim: int, shape: Shape) -> tuple[Shape, int, Shape]:
@@ -45,21 +45,27 @@ def equivalent_inputs(out_size_of: Callable[[int], int | None], in_size: int, re
     return lo, hi
 
 
-def spatial_index(rank: int, n_axes: int, dim: int) -> int | None:
+def spatial_index(rank: int, axes: int | Sequence[AxisRF], dim: int) -> int | None:
     """The receptive-field axis that tensor dim `dim` is, or None for a non-spatial dim.
 
-    The network input is [N, C, *spatial] and every layer keeps its spatial dims last, so the axes of a
-    receptive field are the trailing dims. (After a rank-reducing Flatten the field is already global.)
+    `axes` is the incoming field (or, for the default layout, just its number of axes). The network
+    input is [N, C, *spatial] and most layers keep the spatial dims last, so by default the axes are the
+    trailing dims; after a Permute, Transpose or Reshape each axis records its own dim (AxisRF.dim).
+    Where a local axis and a stale global one claim the same dim, the local one is the dim's.
     """
-    axis = dim - (rank - n_axes)
-    return axis if 0 <= axis < n_axes and dim >= 1 else None
+    if isinstance(axes, int):
+        axis = dim - (rank - axes)
+        return axis if 0 <= axis < axes and dim >= 1 else None
+    found = [i for i, d in enumerate(axis_dims(axes, rank)) if d == dim]
+    local = [i for i in found if not axes[i].is_global]
+    return (local or found or [None])[0]
 
 
 def globalise_dims(rf: Sequence[AxisRF], shape: Shape, dims: Iterable[int]) -> tuple[AxisRF, ...]:
     """Mark the axes behind tensor dims `dims` as global: every output reads all of them."""
     axes = list(rf)
     for dim in dims:
-        axis = spatial_index(len(shape), len(axes), dim)
+        axis = spatial_index(len(shape), axes, dim)
         if axis is not None:
             axes[axis] = axes[axis].globalised(shape[dim])
     return tuple(axes)

@@ -68,6 +68,7 @@ KIND_SCHEMAS: dict[str, Callable[[Arg, int | None], list[Schema]]] = {
     "floats": lambda arg, ndim: [{"type": "number"}, {"type": "array", "items": _items({"type": "number"}),
                                                       "minItems": 1}],
     "names": lambda arg, ndim: [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+    "dims": lambda arg, ndim: [{"type": "integer"}, {"type": "array", "items": _items({"type": "integer"})}],
     "any": lambda arg, ndim: [{}],
 }
 

@@ -65,6 +65,7 @@ class ConvcalcNet(nn.Module):
         self.output_name: str = final
         self._plan: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = ()
         self.layer_paths: dict[str, str] = {}
+        self._own_state_keys: tuple[tuple[str, str], ...] = ()  # (state_dict key, parameter's path)
         paths = self.layer_paths
         for report, module in zip(analysis.layers, modules):
             paths[report.name] = self._place(report.name, module)
@@ -84,6 +85,14 @@ class ConvcalcNet(nn.Module):
         # Plain tuples of names: the modules are looked up in the tree at each call, so replacing a
         # submodule (fine-tuning, the receptive-field probe) takes effect.
         self._plan = tuple(plan)
+        # Parameters that torch models keep directly on a block (ConvNeXt's `layer_scale`) live here on
+        # the layer's own module: the state_dict names them by the layer's path alone, as torch does.
+        self._own_state_keys = tuple(
+            (paths[r.name], f"{paths[r.name]}.{r.layer.own_state_key}")
+            for r in analysis.layers if r.layer.own_state_key)
+        if self._own_state_keys:
+            self.register_state_dict_post_hook(_name_own_parameters)
+            self.register_load_state_dict_pre_hook(_load_own_parameters)
 
     # -- registration --------------------------------------------------------------------------------
     def _place(self, name: str, module: nn.Module) -> str:
@@ -149,6 +158,23 @@ class ConvcalcNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"spec={self.spec_name!r}, input_shape={list(self.input_shape)}"
+
+
+def _rename_keys(state_dict: dict[str, Any], renames: Mapping[str, str]) -> None:
+    """Rename keys of `state_dict` in place, keeping their order."""
+    if not any(key in state_dict for key in renames):
+        return
+    items = [(renames.get(key, key), value) for key, value in state_dict.items()]
+    state_dict.clear()
+    state_dict.update(items)
+
+
+def _name_own_parameters(net: ConvcalcNet, state_dict: dict[str, Any], prefix: str, _metadata: Any) -> None:
+    _rename_keys(state_dict, {prefix + full: prefix + short for short, full in net._own_state_keys})
+
+
+def _load_own_parameters(net: ConvcalcNet, state_dict: dict[str, Any], prefix: str, *_: Any) -> None:
+    _rename_keys(state_dict, {prefix + short: prefix + full for short, full in net._own_state_keys})
 
 
 def _free_slot(parent: nn.Module, key: str) -> bool:

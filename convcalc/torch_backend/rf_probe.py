@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from convcalc.layers.base import axis_dims
+
 if TYPE_CHECKING:  # pragma: no cover
     from convcalc.analysis.core import Analysis, LayerReport
     from convcalc.torch_backend.builder import ConvcalcNet
@@ -308,10 +310,13 @@ def _measure(report: LayerReport, out: Any, x: torch.Tensor, spatial_in: Sequenc
     if not isinstance(out, torch.Tensor) or not out.requires_grad:
         result.skipped = "the layer's output does not depend differentiably on the input"
         return result
-    if out.dim() != ndim + 2:
+    # the output dim of each axis: the trailing dims, or where a Permute, Reshape or reduction put it
+    out_dims = axis_dims(axes, out.dim())
+    lost = any(d is None and not a.is_global for a, d in zip(axes, out_dims))
+    if lost or (out.dim() != ndim + 2 and all(a.is_global for a in axes)):
         result.skipped = f"its output {list(out.shape)} has no {ndim} spatial axes to probe"
         return result
-    out_spatial = out.shape[2:]
+    out_spatial = [1 if d is None else out.shape[d] for d in out_dims]
     # Per axis, the output indices to probe: for a local field, positions whose exact field lies inside
     # the input (one per residue of its period); for a global one, the central index.
     plans: list[list[int] | None] = []
@@ -340,14 +345,30 @@ def _measure(report: LayerReport, out: Any, x: torch.Tensor, spatial_in: Sequenc
     if all(p is None for p in plans):
         result.skipped = "; ".join(reasons)
         return result
-    # A random positive mix of the channels: a plain sum can be constant (softmax over C sums to 1).
+    # Each probed output: sample 0, the positions along the axes' dims, and a random positive mix over
+    # every other dim (the channels): a plain sum can be constant (softmax over C sums to 1).
+    owner: dict[int, int] = {}
+    for axis, d in enumerate(out_dims):  # a local axis has its dim; a stale global one yields to it
+        if d is not None and (d not in owner or axes[owner[d]].is_global):
+            owner[d] = axis
+
+    def where(position: Sequence[int]) -> tuple[Any, ...]:
+        index: list[Any] = [slice(None)] * out.dim()
+        for d, axis in owner.items():
+            index[d] = position[axis]
+        if 0 not in owner:
+            index[0] = 0
+        return tuple(index)
+
     generator = torch.Generator().manual_seed(seed)
-    mix = (0.5 + torch.rand(out.shape[1], generator=generator, dtype=torch.float64)).to(out.device, out.dtype)
+    centre = [(n - 1) // 2 for n in out_spatial]
+    mix = (0.5 + torch.rand(out[where(centre)].shape, generator=generator, dtype=torch.float64)).to(
+        out.device, out.dtype)
     steps = max(len(p) for p in plans if p is not None)
     extents: list[int | None] = [None] * ndim
     for step in range(steps):
         position = [(p[step % len(p)] if p is not None else (n - 1) // 2) for p, n in zip(plans, out_spatial)]
-        target = (out[(0, slice(None), *position)] * mix).sum()
+        target = (out[where(position)] * mix).sum()
         (grad,) = torch.autograd.grad(target, x, retain_graph=True)
         support = grad[0].detach().abs().sum(dim=0) != 0
         analytic: list[Any] = [None] * ndim

@@ -89,7 +89,7 @@ def _formula_data(formulas: Sequence[Formula]) -> list[dict[str, Any]]:
 def explain(analysis: Analysis, report: LayerReport) -> list[Section]:
     """The arithmetic sections (no torch): layer, output size, receptive field, parameters, cost."""
     layer = report.layer
-    formulas = layer.formulas(input_rfs(analysis, report))
+    formulas = layer.formulas(layer.rules_view(input_rfs(analysis, report)))
     groups: dict[str, list[Formula]] = {"shape": [], "rf": [], "params": [], "cost": []}
     for f in formulas:
         groups[_group(f)].append(f)
