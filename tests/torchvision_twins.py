@@ -1,50 +1,61 @@
-"""Built-in specs and their torchvision twins: the table tests/test_torchvision.py proves.
+"""Which built-in architecture is which torchvision model: the table tests/test_torchvision.py proves.
 
-A row names the spec (`arch`, with `spec_params` set), torchvision's builder and its keyword arguments, and
-the input (None: 1x3x224x224). Rows keyed by a built-in's own name are proven in full (state_dict loaded
-strictly, same output, same params, buffers, fvcore and FlopCounterMode totals); the other rows are
-torchvision's variants that a spec reaches with `--set`.
+An entry keyed by its architecture's own name (`TWINS["resnet50"].arch == "resnet50"`) is that built-in's
+proof: torchvision's model with the same function, whose state_dict must load into `convcalc.build(spec)`
+by name, which must compute the same output, and on which torch, fvcore and FlopCounterMode must measure
+what convcalc computes. For tests/test_archs.py such a built-in has its reference twin (torchvision's).
 
-Pure data: importing this module imports neither torch nor torchvision.
+Any other key is an option variant: the built-in `arch` with `spec_params` set (`--set`), against the
+torchvision builder it should equal. Variants are compared on the meta device (state_dict names, params,
+buffers, FlopCounterMode total, output shape): cheap, no weights and no forward computed.
+
+Plain data: nothing here imports torch or torchvision (the main suite reads it without torchvision).
+Keep one entry per line, alphabetical within each group: several branches add rows.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 
-class Twin(NamedTuple):
-    arch: str                                   # the built-in spec
-    builder: str                                # torchvision.models.<builder>(weights=None, **kwargs)
-    kwargs: dict[str, Any]
-    spec_params: dict[str, Any]                 # what `--set` gives the spec
-    input_shape: tuple[int, ...] | None         # None: (1, 3, 224, 224)
+@dataclass(frozen=True)
+class Twin:
+    arch: str                                                     # convcalc.load_arch(arch, spec_params)
+    builder: str                                                  # torchvision.models.<builder>(weights=None,
+    kwargs: Mapping[str, Any] = field(default_factory=dict)       #   **kwargs)
+    spec_params: Mapping[str, Any] = field(default_factory=dict)  # the built-in's options (`--set`)
+    input_shape: tuple[int, ...] | None = None                    # None: the spec's input (with spec_params)
 
 
 TWINS: dict[str, Twin] = {
-    # ShuffleNet v2: the widths of torchvision's four sizes (stages_repeats stays [4, 8, 4])
-    "shufflenet_v2_x1_0": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x1_0", {}, {}, None),
-    "shufflenet_v2_x0_5": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x0_5", {},
-                               {"stages_out_channels": [24, 48, 96, 192, 1024]}, None),
-    "shufflenet_v2_x1_5": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x1_5", {},
-                               {"stages_out_channels": [24, 176, 352, 704, 1024]}, None),
-    "shufflenet_v2_x2_0": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x2_0", {},
-                               {"stages_out_channels": [24, 244, 488, 976, 2048]}, None),
-    # RegNet: torchvision's stages for each size (BlockParams.from_init_params); RegNetX has no SE
-    "regnet_y_400mf": Twin("regnet_y_400mf", "regnet_y_400mf", {}, {}, None),
-    "regnet_y_800mf": Twin("regnet_y_400mf", "regnet_y_800mf", {},
-                           {"depths": [1, 3, 8, 2], "widths": [64, 144, 320, 784], "group_width": 16}, None),
-    "regnet_x_400mf": Twin("regnet_y_400mf", "regnet_x_400mf", {},
-                           {"depths": [1, 2, 7, 12], "widths": [32, 64, 160, 400], "group_width": 16,
-                            "se_ratio": 0}, None),
-    "regnet_x_8gf": Twin("regnet_y_400mf", "regnet_x_8gf", {},   # group width capped by the first stage
-                         {"depths": [2, 5, 15, 1], "widths": [80, 240, 720, 1920], "group_width": 120,
-                          "se_ratio": 0}, None),
-    # ConvNeXt: depths, widths and the stochastic depth of torchvision's sizes
+    # built-ins proven against torchvision (the key is the architecture's name)
     "convnext_tiny": Twin("convnext_tiny", "convnext_tiny", {}, {}, None),
-    "convnext_small": Twin("convnext_tiny", "convnext_small", {},
-                           {"depths": [3, 3, 27, 3], "stochastic_depth_prob": 0.4}, None),
+    "regnet_y_400mf": Twin("regnet_y_400mf", "regnet_y_400mf", {}, {}, None),
+    "shufflenet_v2_x1_0": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x1_0", {}, {}, None),
+    # option variants (`--set`) equal to a torchvision model
     "convnext_base": Twin("convnext_tiny", "convnext_base", {},
                           {"depths": [3, 3, 27, 3], "dims": [128, 256, 512, 1024],
-                           "stochastic_depth_prob": 0.5}, None),
+                           "stochastic_depth_prob": 0.5}),
+    "convnext_small": Twin("convnext_tiny", "convnext_small", {},
+                           {"depths": [3, 3, 27, 3], "stochastic_depth_prob": 0.4}),
+    "regnet_x_400mf": Twin("regnet_y_400mf", "regnet_x_400mf", {},
+                           {"depths": [1, 2, 7, 12], "widths": [32, 64, 160, 400], "group_width": 16,
+                            "se_ratio": 0}),
+    "regnet_x_8gf": Twin("regnet_y_400mf", "regnet_x_8gf", {},  # group width 120, capped at 80 in stage 1
+                         {"depths": [2, 5, 15, 1], "widths": [80, 240, 720, 1920], "group_width": 120,
+                          "se_ratio": 0}),
+    "regnet_y_800mf": Twin("regnet_y_400mf", "regnet_y_800mf", {},
+                           {"depths": [1, 3, 8, 2], "widths": [64, 144, 320, 784], "group_width": 16}),
+    "shufflenet_v2_x0_5": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x0_5", {},
+                               {"stages_out_channels": [24, 48, 96, 192, 1024]}),
+    "shufflenet_v2_x1_5": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x1_5", {},
+                               {"stages_out_channels": [24, 176, 352, 704, 1024]}),
+    "shufflenet_v2_x2_0": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x2_0", {},
+                               {"stages_out_channels": [24, 244, 488, 976, 2048]}),
 }
+
+
+def proven_archs() -> set[str]:
+    """The built-ins whose reference twin is torchvision's model (an entry under their own name)."""
+    return {key for key, twin in TWINS.items() if twin.arch == key}
