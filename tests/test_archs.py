@@ -240,8 +240,8 @@ INPUT_SIZES: dict[str, list[tuple[tuple[int, ...], list[int] | None]]] = {
 
 
 def test_every_builtin_is_tried_at_other_input_sizes() -> None:
-    # torchvision-backed built-ins are also tried against torchvision itself (tests/test_torchvision.py)
-    assert set(INPUT_SIZES) == set(arch_names())
+    # here, or (a torchvision twin) against torchvision itself at other sizes in tests/test_torchvision.py
+    assert set(arch_names()) - proven_archs() <= set(INPUT_SIZES) <= set(arch_names())
 
 
 SIZE_CASES = [(name, shape, expected) for name, cases in INPUT_SIZES.items() for shape, expected in cases]
