@@ -1,0 +1,59 @@
+"""Which built-in architecture is which torchvision model: the table tests/test_torchvision.py proves.
+
+An entry keyed by its architecture's own name (`TWINS["resnet50"].arch == "resnet50"`) is that built-in's
+proof: torchvision's model with the same function, whose state_dict must load into `convcalc.build(spec)`
+by name, which must compute the same output, and on which torch, fvcore and FlopCounterMode must measure
+what convcalc computes. For tests/test_archs.py such a built-in has its reference twin (torchvision's).
+
+Any other key is an option variant: the built-in `arch` with `spec_params` set (`--set`), against the
+torchvision builder it should equal. Variants are compared on the meta device (state_dict names, params,
+buffers, FlopCounterMode total, output shape): cheap, no weights and no forward computed.
+
+Plain data: nothing here imports torch or torchvision (the main suite reads it without torchvision).
+Keep one entry per line, alphabetical within each group: several branches add rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Twin:
+    arch: str                                                     # convcalc.load_arch(arch, spec_params)
+    builder: str                                                  # torchvision.models.<builder>(weights=None,
+    kwargs: Mapping[str, Any] = field(default_factory=dict)       #   **kwargs)
+    spec_params: Mapping[str, Any] = field(default_factory=dict)  # the built-in's options (`--set`)
+    input_shape: tuple[int, ...] | None = None                    # None: the spec's input (with spec_params)
+
+
+TWINS: dict[str, Twin] = {
+    # built-ins proven against torchvision (the key is the architecture's name)
+    "alexnet": Twin("alexnet", "alexnet", {}, {}, None),
+    "mobilenet_v2": Twin("mobilenet_v2", "mobilenet_v2", {}, {}, None),
+    "resnet101": Twin("resnet101", "resnet101", {}, {}, None),
+    "resnet152": Twin("resnet152", "resnet152", {}, {}, None),
+    "resnet18": Twin("resnet18", "resnet18", {}, {}, None),
+    "resnet34": Twin("resnet34", "resnet34", {}, {}, None),
+    "resnet50": Twin("resnet50", "resnet50", {}, {}, None),
+    "resnext50_32x4d": Twin("resnext50_32x4d", "resnext50_32x4d", {}, {}, None),
+    "vgg16": Twin("vgg16", "vgg16", {}, {}, None),
+    # option variants (`--set`) equal to a torchvision model
+    "alexnet-256-10": Twin("alexnet", "alexnet", {"num_classes": 10}, {"resolution": 256, "num_classes": 10},
+                           None),
+    "mobilenet_v2-0.5": Twin("mobilenet_v2", "mobilenet_v2", {"width_mult": 0.5}, {"width_mult": 0.5}, None),
+    "mobilenet_v2-1.4": Twin("mobilenet_v2", "mobilenet_v2", {"width_mult": 1.4}, {"width_mult": 1.4}, None),
+    "resnet18-160-10": Twin("resnet18", "resnet18", {"num_classes": 10}, {"resolution": 160, "num_classes": 10},
+                            None),
+    "resnext101_32x8d": Twin("resnet101", "resnext101_32x8d", {}, {"groups": 32, "width_per_group": 8}, None),
+    "resnext101_64x4d": Twin("resnet101", "resnext101_64x4d", {}, {"groups": 64, "width_per_group": 4}, None),
+    "vgg16-64-10": Twin("vgg16", "vgg16", {"num_classes": 10}, {"resolution": 64, "num_classes": 10}, None),
+    "wide_resnet101_2": Twin("resnet101", "wide_resnet101_2", {}, {"width_per_group": 128}, None),
+    "wide_resnet50_2": Twin("resnet50", "wide_resnet50_2", {}, {"width_per_group": 128}, None),
+}
+
+
+def proven_archs() -> set[str]:
+    """The built-ins whose reference twin is torchvision's model (an entry under their own name)."""
+    return {key for key, twin in TWINS.items() if twin.arch == key}
