@@ -1,9 +1,11 @@
-"""The built-in architectures: pinned numbers, proven against plain-PyTorch twins, fvcore and FlopCounterMode.
+"""The built-in architectures: pinned numbers, proven against PyTorch twins, fvcore and FlopCounterMode.
 
 Three legs hold each number up:
   GOLDEN (literals) == convcalc's analysis of specs/NAME.yaml           test_analysis_matches_golden
-  GOLDEN (literals) == the hand-written twin in tests/reference_models.py
-                       measured by torch, fvcore and FlopCounterMode    test_reference_matches_golden
+  GOLDEN (literals) == the twin, measured by torch, fvcore and FlopCounterMode: written by hand in
+                       tests/reference_models.py (test_reference_matches_golden) and, for the built-ins
+                       that follow torchvision, torchvision's own model (tests/test_torchvision.py, run
+                       in CI's torchvision environment: weights load by name, same output, same totals)
   the spec built by convcalc and run in torch agrees layer by layer     test_validate_passes
 A change to a spec, a layer rule or torch's counting breaks one leg, and says which.
 """
@@ -178,8 +180,8 @@ VARIANTS: list[tuple[str, dict[str, Any], Callable[[], Any], tuple[int, ...]]] =
     ("vgg16", {"resolution": 64, "num_classes": 10}, lambda: ref.VGG16(10), (1, 3, 64, 64)),
     ("resnet18", {"resolution": 200, "num_classes": 10}, lambda: ref.resnet18(10), (1, 3, 200, 200)),
     ("resnet50", {"stride_in_1x1": True}, lambda: ref.resnet50(stride_in_1x1=True), (1, 3, 224, 224)),
-    ("mobilenet_v1", {"alpha": 0.5, "resolution": 160}, lambda: ref.mobilenet_v1(0.5, 160), (1, 3, 160, 160)),
-    ("mobilenet_v1", {"resolution": 200}, lambda: ref.mobilenet_v1(resolution=200), (1, 3, 200, 200)),
+    ("mobilenet_v1", {"alpha": 0.5, "resolution": 160}, lambda: ref.mobilenet_v1(0.5), (1, 3, 160, 160)),
+    ("mobilenet_v1", {"resolution": 200}, lambda: ref.mobilenet_v1(), (1, 3, 200, 200)),
     ("mobilenet_v2", {"width_mult": 0.35, "resolution": 160}, lambda: ref.MobileNetV2(width_mult=0.35),
      (1, 3, 160, 160)),
     ("mobilenet_v2", {"width_mult": 1.4, "num_classes": 10}, lambda: ref.MobileNetV2(10, width_mult=1.4),
@@ -200,6 +202,82 @@ def test_options_match_reference(name: str, params: dict[str, Any], builder: Cal
                                  shape: tuple[int, ...]) -> None:
     assert load_arch(name, params).input_shape == shape
     assert _totals(name, params) == ref.measure(builder, shape)
+
+
+# `--input` on a built-in: this network, fed that input. Where the real network runs, the output shape it
+# gives; where it cannot (a fixed-size classifier, a map pooled to nothing), an error. None: refused.
+# Checked against the literal below and, where one exists, against the hand-written twin run on that input
+# (tests/test_torchvision.py checks the torchvision-backed built-ins against torchvision at other sizes too).
+INPUT_SIZES: dict[str, list[tuple[tuple[int, ...], list[int] | None]]] = {
+    "lenet5": [((2, 1, 35, 33), [2, 10]),            # C5 still sees 5x5 maps: 32..35 work
+               ((1, 1, 28, 28), None),               # C5's 5x5 kernel on 4x4 maps
+               ((1, 1, 36, 36), None)],              # C5 gives 2x2, F6 wants exactly 120 inputs
+    "alexnet": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                ((1, 3, 63, 63), [1, 1000]),         # torchvision's min_size
+                ((1, 3, 62, 62), None)],             # the last 3x3 max pool sees 2x2
+    "alexnet_groups": [((2, 3, 258, 240), [2, 1000]),  # 227..258 all give pool5 6x6
+                       ((1, 3, 224, 224), None),     # pool5 5x5: fc6 wants 256x6x6
+                       ((1, 3, 259, 259), None)],    # pool5 7x7
+    "vgg16": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+              ((1, 3, 32, 32), [1, 1000]),           # torchvision's min_size: 1x1 before the adaptive pool
+              ((1, 3, 31, 31), None)],               # the fifth 2x2 max pool sees 1x1
+    "resnet18": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "resnet34": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000])],
+    "resnet50": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "resnet101": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000])],
+    "resnet152": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000])],
+    "resnext50_32x4d": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000])],
+    "mobilenet_v1": [((1, 3, 192, 192), [1, 1000]), ((1, 3, 160, 160), [1, 1000]),
+                     ((1, 3, 128, 128), [1, 1000]), ((2, 3, 320, 240), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "mobilenet_v2": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "unet": [((1, 1, 508, 508), [1, 2, 324, 324]),   # tiles 16k + 124: 184 pixels smaller
+             ((2, 1, 572, 444), [2, 2, 388, 260]),
+             ((1, 1, 570, 570), [1, 2, 372, 372]),   # other sizes: the crops take what the pools dropped
+             ((1, 1, 60, 60), None)],                # the fourth level's convs run out of pixels
+    "dcgan_generator": [((2, 100, 2, 2), [2, 3, 80, 80]), ((1, 100, 4, 3), [1, 3, 112, 96])],
+    "tcn": [((1, 1, 500), [1, 10, 500]), ((2, 1, 1), [2, 10, 1])],
+    "c3d": [((2, 3, 20, 128, 120), [2, 487]),        # 8..23 frames and 112..143 pixels give pool5 1x4x4
+            ((1, 3, 8, 112, 112), [1, 487]),
+            ((1, 3, 24, 112, 112), None),            # pool5 2x4x4: fc6 wants 512x1x4x4
+            ((1, 3, 16, 160, 160), None)],
+}
+
+
+def test_every_builtin_is_tried_at_other_input_sizes() -> None:
+    # here, or (a torchvision twin) against torchvision itself at other sizes in tests/test_torchvision.py
+    assert set(arch_names()) - proven_archs() <= set(INPUT_SIZES) <= set(arch_names())
+
+
+SIZE_CASES = [(name, shape, expected) for name, cases in INPUT_SIZES.items() for shape, expected in cases]
+
+
+@pytest.mark.parametrize("name, shape, expected", SIZE_CASES,
+                         ids=[f"{name}-{'x'.join(map(str, shape))}" for name, shape, _ in SIZE_CASES])
+def test_input_sizes_the_real_network_takes(name: str, shape: tuple[int, ...],
+                                            expected: list[int] | None) -> None:
+    if expected is None:
+        with pytest.raises(SpecError):
+            analyze(load_arch(name), input_shape=shape)
+    else:
+        assert list(analyze(load_arch(name), input_shape=shape).output_shape) == expected
+    if name in ref.REFERENCE:
+        import torch
+
+        with torch.device("meta"):
+            twin = ref.REFERENCE[name][0]().eval()
+        try:
+            got: list[int] | None = list(twin(torch.empty(shape, device="meta")).shape)
+        except RuntimeError:
+            got = None
+        assert got == expected, "the hand-written twin disagrees"
+
+
+def test_mobilenet_pool_is_global_at_any_input() -> None:
+    for side, pooled in ((224, 7), (320, 10), (160, 5), (100, 4)):
+        avgpool = analyze(load_arch("mobilenet"), input_shape=(1, 3, side, side)).layer("avgpool")
+        assert avgpool.input_shapes[0] == (1, 1024, pooled, pooled)
+        assert list(avgpool.args["kernel_size"]) == [pooled, pooled]
+        assert avgpool.output_shape == (1, 1024, 1, 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -334,6 +412,27 @@ def test_cli_export_unknown_name_exits_2() -> None:
     assert result.exit_code == 2
     assert "unknown architecture 'resnet51'" in result.output and "resnet50" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("side, paper_macs_m", [(192, 418), (160, 290), (128, 186)])
+def test_cli_input_on_a_builtin(side: int, paper_macs_m: int) -> None:
+    # MobileNet v1 fed a smaller image: Howard et al. Table 7 (418 / 290 / 186 million mult-adds; 160's
+    # 290.7M is printed as 290). The same numbers as the network built for that resolution (--set).
+    result = _cli("params", "--arch", "mobilenet", "--input", f"1x3x{side}x{side}", "--format", "json")
+    assert result.exit_code == 0, result.output
+    totals = json.loads(result.stdout)["totals"]
+    assert int(totals["macs"] / 1e6) == paper_macs_m
+    assert {k: totals[k] for k in KEYS if k != "output_shape"} == {
+        k: v for k, v in _totals("mobilenet", {"resolution": side}).items() if k != "output_shape"}
+    table = _cli("params", "--arch", "mobilenet", "--input", f"1x3x{side}x{side}")
+    assert table.exit_code == 0 and f"MACs {totals['macs'] / 1e6:.1f}M" in table.stdout
+    assert "expectation" not in table.output
+
+
+def test_cli_input_a_builtin_cannot_take_exits_2() -> None:
+    result = _cli("summary", "--arch", "lenet5", "--input", "1x1x28x28")
+    assert result.exit_code == 2
+    assert "layer 'c5' (Conv2d)" in result.output and "Traceback" not in result.output
 
 
 def test_cli_arch_option_on_an_analytic_command() -> None:

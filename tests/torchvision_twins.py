@@ -30,15 +30,28 @@ class Twin:
 
 TWINS: dict[str, Twin] = {
     # built-ins proven against torchvision (the key is the architecture's name)
+    "alexnet": Twin("alexnet", "alexnet", {}, {}, None),
     "convnext_tiny": Twin("convnext_tiny", "convnext_tiny", {}, {}, None),
+    "mobilenet_v2": Twin("mobilenet_v2", "mobilenet_v2", {}, {}, None),
     "regnet_y_400mf": Twin("regnet_y_400mf", "regnet_y_400mf", {}, {}, None),
+    "resnet101": Twin("resnet101", "resnet101", {}, {}, None),
+    "resnet152": Twin("resnet152", "resnet152", {}, {}, None),
+    "resnet18": Twin("resnet18", "resnet18", {}, {}, None),
+    "resnet34": Twin("resnet34", "resnet34", {}, {}, None),
+    "resnet50": Twin("resnet50", "resnet50", {}, {}, None),
+    "resnext50_32x4d": Twin("resnext50_32x4d", "resnext50_32x4d", {}, {}, None),
     "shufflenet_v2_x1_0": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x1_0", {}, {}, None),
+    "vgg16": Twin("vgg16", "vgg16", {}, {}, None),
     # option variants (`--set`) equal to a torchvision model
+    "alexnet-256-10": Twin("alexnet", "alexnet", {"num_classes": 10}, {"resolution": 256, "num_classes": 10},
+                           None),
     "convnext_base": Twin("convnext_tiny", "convnext_base", {},
                           {"depths": [3, 3, 27, 3], "dims": [128, 256, 512, 1024],
                            "stochastic_depth_prob": 0.5}),
     "convnext_small": Twin("convnext_tiny", "convnext_small", {},
                            {"depths": [3, 3, 27, 3], "stochastic_depth_prob": 0.4}),
+    "mobilenet_v2-0.5": Twin("mobilenet_v2", "mobilenet_v2", {"width_mult": 0.5}, {"width_mult": 0.5}, None),
+    "mobilenet_v2-1.4": Twin("mobilenet_v2", "mobilenet_v2", {"width_mult": 1.4}, {"width_mult": 1.4}, None),
     "regnet_x_400mf": Twin("regnet_y_400mf", "regnet_x_400mf", {},
                            {"depths": [1, 2, 7, 12], "widths": [32, 64, 160, 400], "group_width": 16,
                             "se_ratio": 0}),
@@ -47,12 +60,19 @@ TWINS: dict[str, Twin] = {
                           "se_ratio": 0}),
     "regnet_y_800mf": Twin("regnet_y_400mf", "regnet_y_800mf", {},
                            {"depths": [1, 3, 8, 2], "widths": [64, 144, 320, 784], "group_width": 16}),
+    "resnet18-160-10": Twin("resnet18", "resnet18", {"num_classes": 10}, {"resolution": 160, "num_classes": 10},
+                            None),
+    "resnext101_32x8d": Twin("resnet101", "resnext101_32x8d", {}, {"groups": 32, "width_per_group": 8}, None),
+    "resnext101_64x4d": Twin("resnet101", "resnext101_64x4d", {}, {"groups": 64, "width_per_group": 4}, None),
     "shufflenet_v2_x0_5": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x0_5", {},
                                {"stages_out_channels": [24, 48, 96, 192, 1024]}),
     "shufflenet_v2_x1_5": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x1_5", {},
                                {"stages_out_channels": [24, 176, 352, 704, 1024]}),
     "shufflenet_v2_x2_0": Twin("shufflenet_v2_x1_0", "shufflenet_v2_x2_0", {},
                                {"stages_out_channels": [24, 244, 488, 976, 2048]}),
+    "vgg16-64-10": Twin("vgg16", "vgg16", {"num_classes": 10}, {"resolution": 64, "num_classes": 10}, None),
+    "wide_resnet101_2": Twin("resnet101", "wide_resnet101_2", {}, {"width_per_group": 128}, None),
+    "wide_resnet50_2": Twin("resnet50", "wide_resnet50_2", {}, {"width_per_group": 128}, None),
 }
 
 
