@@ -230,6 +230,10 @@ INPUT_SIZES: dict[str, list[tuple[tuple[int, ...], list[int] | None]]] = {
     "mobilenet_v1": [((1, 3, 192, 192), [1, 1000]), ((1, 3, 160, 160), [1, 1000]),
                      ((1, 3, 128, 128), [1, 1000]), ((2, 3, 320, 240), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
     "mobilenet_v2": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "shufflenet_v2_x1_0": [((1, 3, 160, 160), [1, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "regnet_y_400mf": [((1, 3, 160, 160), [1, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "convnext_tiny": [((1, 3, 32, 32), [1, 1000]),   # torchvision's min_size: the 4x4 stem, then 2x2 convs
+                      ((1, 3, 31, 31), None)],       # the last 2x2 downsampling conv sees 1x1
     "unet": [((1, 1, 508, 508), [1, 2, 324, 324]),   # tiles 16k + 124: 184 pixels smaller
              ((2, 1, 572, 444), [2, 2, 388, 260]),
              ((1, 1, 570, 570), [1, 2, 372, 372]),   # other sizes: the crops take what the pools dropped

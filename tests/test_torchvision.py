@@ -53,8 +53,14 @@ def _threads() -> Iterator[None]:
 
 
 def _torchvision_model(twin: Twin, device: str = "cpu") -> nn.Module:
-    with torch.device(device):
-        return getattr(torchvision.models, twin.builder)(weights=None, **twin.kwargs).eval()
+    builder = getattr(torchvision.models, twin.builder)
+    try:
+        with torch.device(device):
+            return builder(weights=None, **twin.kwargs).eval()
+    except NotImplementedError:
+        # RegNet derives its stage widths with torch ops, which read no data on the meta device: build it
+        # on the CPU and move it there
+        return builder(weights=None, **twin.kwargs).eval().to(device)
 
 
 def _spec(twin: Twin) -> Any:
