@@ -58,6 +58,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
     # Measured on torchvision 0.29.1's models (torch 2.14.1, fvcore 0.1.5; eval mode), their twins in
     # tests/torchvision_twins.py; MACs are FlopCounterMode's count halved (conv and linear layers only).
     "googlenet": _golden(6_624_904, 14_617, 1_498_376_192, 1_504_878_688, 2_996_752_384, [1, 1000]),
+    "inception_v3": _golden(23_834_568, 34_526, 5_713_216_096, 5_731_282_144, 11_426_432_192, [1, 1000]),
 }
 NAMES = list(GOLDEN)
 # The built-ins with a hand-written twin in tests/reference_models.py; the others' twin is torchvision's
@@ -268,6 +269,17 @@ def test_torchvision_published_figures(name: str) -> None:
     assert totals["params"] == params
     digits = len(str(gmacs).split(".")[1])
     assert round(totals["macs"] / 1e9, digits) == gmacs
+
+
+def test_inception_v3_torchvision_figures_count_the_aux_classifier() -> None:
+    # torchvision publishes 27,161,264 parameters and 5.71 GFLOPS for inception_v3 with its AuxLogits head
+    # (aux_logits=True), which only runs in training mode: its parameters count, its MACs do not.
+    totals = _totals("inception_v3")
+    aux_logits = ((768 * 128 + 2 * 128)            # conv0: 1x1 conv 768 -> 128, BatchNorm
+                  + (128 * 768 * 5 * 5 + 2 * 768)  # conv1: 5x5 conv 128 -> 768, BatchNorm
+                  + (768 * 1000 + 1000))           # fc
+    assert totals["params"] + aux_logits == 27_161_264
+    assert round(totals["macs"] / 1e9, 2) == 5.71
 
 
 # --------------------------------------------------------------------------------------------------

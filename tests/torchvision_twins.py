@@ -20,4 +20,5 @@ class Twin(NamedTuple):
 TWINS: dict[str, Twin] = {
     # the auxiliary classifiers only run in training mode; transform_input=False is torchvision's default
     "googlenet": Twin("googlenet", "googlenet", {"aux_logits": False, "init_weights": False}, {}, None),
+    "inception_v3": Twin("inception_v3", "inception_v3", {"aux_logits": False, "init_weights": False}, {}, None),
 }
