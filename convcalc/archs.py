@@ -23,6 +23,7 @@ ALIASES: dict[str, str] = {
     "lenet": "lenet5",
     "resnext50": "resnext50_32x4d",
     "dcgan": "dcgan_generator",
+    "densenet": "densenet121",
     "inception": "inception_v3",
     "inception_v1": "googlenet",
 }
@@ -31,6 +32,7 @@ ALIASES: dict[str, str] = {
 _ORDER = ("lenet5", "alexnet", "alexnet_groups", "vgg16",
           "googlenet", "inception_v3",
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+          "densenet121",
           "mobilenet_v1", "mobilenet_v2", "unet", "dcgan_generator", "tcn", "c3d")
 
 
