@@ -33,6 +33,7 @@ _ORDER = ("lenet5", "alexnet", "alexnet_groups", "vgg16",
           "googlenet", "inception_v3",
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
           "densenet121",
+          "squeezenet1_1",
           "mobilenet_v1", "mobilenet_v2", "unet", "dcgan_generator", "tcn", "c3d")
 
 

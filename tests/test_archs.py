@@ -58,6 +58,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
     # Measured on torchvision 0.29.1's models (torch 2.14.1, fvcore 0.1.5; eval mode), their twins in
     # tests/torchvision_twins.py; MACs are FlopCounterMode's count halved (conv and linear layers only).
     "densenet121": _golden(7_978_856, 83_769, 2_834_161_664, 2_865_546_752, 5_668_323_328, [1, 1000]),
+    "squeezenet1_1": _golden(1_235_496, 0, 349_151_936, 349_320_936, 698_303_872, [1, 1000]),
     "googlenet": _golden(6_624_904, 14_617, 1_498_376_192, 1_504_878_688, 2_996_752_384, [1, 1000]),
     "inception_v3": _golden(23_834_568, 34_526, 5_713_216_096, 5_731_282_144, 11_426_432_192, [1, 1000]),
 }
@@ -260,6 +261,7 @@ TORCHVISION = {
     "resnet34": (21_797_672, 3.66), "resnet50": (25_557_032, 4.09), "resnet101": (44_549_160, 7.8),
     "resnet152": (60_192_808, 11.51), "resnext50_32x4d": (25_028_904, 4.23), "mobilenet_v2": (3_504_872, 0.3),
     "densenet121": (7_978_856, 2.83),
+    "squeezenet1_1": (1_235_496, 0.35),
     "googlenet": (6_624_904, 1.5),   # torchvision's pretrained googlenet drops its auxiliary classifiers
 }
 

@@ -24,6 +24,7 @@ TWINS: dict[str, Twin] = {
                         {"growth_rate": 48, "block_config": [6, 12, 36, 24], "num_init_features": 96}, None),
     "densenet169": Twin("densenet121", "densenet169", {}, {"block_config": [6, 12, 32, 32]}, None),
     "densenet201": Twin("densenet121", "densenet201", {}, {"block_config": [6, 12, 48, 32]}, None),
+    "squeezenet1_1": Twin("squeezenet1_1", "squeezenet1_1", {}, {}, None),
     # the auxiliary classifiers only run in training mode; transform_input=False is torchvision's default
     "googlenet": Twin("googlenet", "googlenet", {"aux_logits": False, "init_weights": False}, {}, None),
     "inception_v3": Twin("inception_v3", "inception_v3", {"aux_logits": False, "init_weights": False}, {},
