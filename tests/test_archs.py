@@ -58,8 +58,17 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "dcgan_generator": _golden(3_576_704, 1_924, 104_628_224, 104_873_984, 209_256_448, [1, 3, 64, 64]),
     "tcn": _golden(198_410, 0, 202_047_488, 202_047_488, 404_094_976, [1, 10, 1024]),
     "c3d": _golden(79_991_015, 0, 38_548_959_232, 38_548_959_232, 77_097_918_464, [1, 487]),
+    # Measured on torchvision 0.29.1's models (torch 2.14.1, fvcore 0.1.5; eval mode), their twins in
+    # tests/torchvision_twins.py; MACs are FlopCounterMode's count halved (conv and linear layers only).
+    "densenet121": _golden(7_978_856, 83_769, 2_834_161_664, 2_865_546_752, 5_668_323_328, [1, 1000]),
+    "squeezenet1_1": _golden(1_235_496, 0, 349_151_936, 349_320_936, 698_303_872, [1, 1000]),
+    "googlenet": _golden(6_624_904, 14_617, 1_498_376_192, 1_504_878_688, 2_996_752_384, [1, 1000]),
+    "inception_v3": _golden(23_834_568, 34_526, 5_713_216_096, 5_731_282_144, 11_426_432_192, [1, 1000]),
 }
 NAMES = list(GOLDEN)
+# The built-ins with a hand-written twin in tests/reference_models.py; the others' twin is torchvision's
+# own model (tests/torchvision_twins.py, proven in tests/test_torchvision.py).
+REFERENCED = [name for name in NAMES if name in ref.REFERENCE]
 
 
 def _totals(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -334,6 +343,9 @@ TORCHVISION = {
     "alexnet": (61_100_840, 0.71), "vgg16": (138_357_544, 15.47), "resnet18": (11_689_512, 1.81),
     "resnet34": (21_797_672, 3.66), "resnet50": (25_557_032, 4.09), "resnet101": (44_549_160, 7.8),
     "resnet152": (60_192_808, 11.51), "resnext50_32x4d": (25_028_904, 4.23), "mobilenet_v2": (3_504_872, 0.3),
+    "densenet121": (7_978_856, 2.83),
+    "squeezenet1_1": (1_235_496, 0.35),
+    "googlenet": (6_624_904, 1.5),   # torchvision's pretrained googlenet drops its auxiliary classifiers
 }
 
 
@@ -344,6 +356,39 @@ def test_torchvision_published_figures(name: str) -> None:
     assert totals["params"] == params
     digits = len(str(gmacs).split(".")[1])
     assert round(totals["macs"] / 1e9, digits) == gmacs
+
+
+def test_inception_v3_torchvision_figures_count_the_aux_classifier() -> None:
+    # torchvision publishes 27,161,264 parameters and 5.71 GFLOPS for inception_v3 with its AuxLogits head
+    # (aux_logits=True), which only runs in training mode: its parameters count, its MACs do not.
+    totals = _totals("inception_v3")
+    aux_logits = ((768 * 128 + 2 * 128)            # conv0: 1x1 conv 768 -> 128, BatchNorm
+                  + (128 * 768 * 5 * 5 + 2 * 768)  # conv1: 5x5 conv 128 -> 768, BatchNorm
+                  + (768 * 1000 + 1000))           # fc
+    assert totals["params"] + aux_logits == 27_161_264
+    assert round(totals["macs"] / 1e9, 2) == 5.71
+
+
+@pytest.mark.parametrize("variant, params, torchvision_params, torchvision_gmacs", [
+    ("densenet161", {"growth_rate": 48, "block_config": [6, 12, 36, 24], "num_init_features": 96},
+     28_681_000, 7.73),
+    ("densenet169", {"block_config": [6, 12, 32, 32]}, 14_149_480, 3.36),
+    ("densenet201", {"block_config": [6, 12, 48, 32]}, 20_013_928, 4.29),
+])
+def test_densenet_variants_are_one_set_away(variant: str, params: dict[str, Any], torchvision_params: int,
+                                            torchvision_gmacs: float) -> None:
+    # the --set lines documented in specs/densenet121.yaml and the README give torchvision's networks
+    for key, value in params.items():
+        assert f"--set {key}={str(value).replace(' ', '')}" in arch_source("densenet121")
+    totals = _totals("densenet121", params)
+    assert totals["params"] == torchvision_params
+    assert round(totals["macs"] / 1e9, 2) == torchvision_gmacs
+
+
+def test_densenet_block_config_needs_four_numbers() -> None:
+    with pytest.raises(SpecError) as info:
+        load_arch("densenet121", {"block_config": [6, 12, 24, 16, 8]})
+    assert "block_config: 4 numbers" in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -39,6 +39,17 @@ TWINS: dict[str, Twin] = {
     "resnet50": Twin("resnet50", "resnet50", {}, {}, None),
     "resnext50_32x4d": Twin("resnext50_32x4d", "resnext50_32x4d", {}, {}, None),
     "vgg16": Twin("vgg16", "vgg16", {}, {}, None),
+    # DenseNet: densenet121 is the built-in; 161/169/201 are one --set away.
+    "densenet121": Twin("densenet121", "densenet121", {}, {}, None),
+    "densenet161": Twin("densenet121", "densenet161", {},
+                        {"growth_rate": 48, "block_config": [6, 12, 36, 24], "num_init_features": 96}, None),
+    "densenet169": Twin("densenet121", "densenet169", {}, {"block_config": [6, 12, 32, 32]}, None),
+    "densenet201": Twin("densenet121", "densenet201", {}, {"block_config": [6, 12, 48, 32]}, None),
+    "squeezenet1_1": Twin("squeezenet1_1", "squeezenet1_1", {}, {}, None),
+    # the auxiliary classifiers only run in training mode; transform_input=False is torchvision's default
+    "googlenet": Twin("googlenet", "googlenet", {"aux_logits": False, "init_weights": False}, {}, None),
+    "inception_v3": Twin("inception_v3", "inception_v3", {"aux_logits": False, "init_weights": False}, {},
+                         None),
     # option variants (`--set`) equal to a torchvision model
     "alexnet-256-10": Twin("alexnet", "alexnet", {"num_classes": 10}, {"resolution": 256, "num_classes": 10},
                            None),
