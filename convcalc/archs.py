@@ -23,12 +23,14 @@ ALIASES: dict[str, str] = {
     "lenet": "lenet5",
     "resnext50": "resnext50_32x4d",
     "dcgan": "dcgan_generator",
+    "mobilenet_v3": "mobilenet_v3_large",
+    "efficientnet": "efficientnet_b0",
 }
 
 # The order of `convcalc archs` and the README table: roughly by date, families together.
 _ORDER = ("lenet5", "alexnet", "alexnet_groups", "vgg16", "resnet18", "resnet34", "resnet50", "resnet101",
-          "resnet152", "resnext50_32x4d", "mobilenet_v1", "mobilenet_v2", "unet", "dcgan_generator", "tcn",
-          "c3d")
+          "resnet152", "resnext50_32x4d", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small",
+          "mobilenet_v3_large", "efficientnet_b0", "unet", "dcgan_generator", "tcn", "c3d")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from convcalc.archs import ALIASES, arch_names, arch_path, arch_source, list_arc
 from convcalc.errors import SpecError
 
 import reference_models as ref
+from torchvision_twins import TWINS
 
 REPO = Path(__file__).resolve().parent.parent
 KEYS = ("params", "buffers", "macs", "fvcore_flops", "torch_flops", "output_shape")
@@ -55,8 +56,18 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "dcgan_generator": _golden(3_576_704, 1_924, 104_628_224, 104_873_984, 209_256_448, [1, 3, 64, 64]),
     "tcn": _golden(198_410, 0, 202_047_488, 202_047_488, 404_094_976, [1, 10, 1024]),
     "c3d": _golden(79_991_015, 0, 38_548_959_232, 38_548_959_232, 77_097_918_464, [1, 487]),
+    # Measured on torchvision 0.29.1's own models (torch 2.14.1, weights=None, eval), the same way; the
+    # specs are proven equal to them (state_dict, output, totals) in tests/test_torchvision.py.
+    "mobilenet_v3_small": _golden(2_542_856, 12_146, 56_510_400, 59_649_536, 113_020_800, [1, 1000]),
+    "mobilenet_v3_large": _golden(5_483_032, 24_446, 216_589_760, 226_033_824, 433_179_520, [1, 1000]),
+    "efficientnet_b0": _golden(5_288_548, 42_065, 385_814_752, 401_659_392, 771_629_504, [1, 1000]),
 }
 NAMES = list(GOLDEN)
+
+
+def _input_shape(name: str) -> tuple[int, ...] | None:
+    # a hand-written twin's input, or (for torchvision-backed built-ins) the torchvision twin's
+    return ref.REFERENCE[name][1] if name in ref.REFERENCE else TWINS[name].input_shape
 
 
 def _totals(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -83,7 +94,7 @@ def test_spec_is_documented(name: str) -> None:
     assert first.startswith("# ") and any(str(year) in first for year in range(1989, 2030)), first
     info = {i.name: i for i in list_archs()}[name]
     assert info.description and info.paper
-    assert info.input_shape == ref.REFERENCE[name][1]
+    assert info.input_shape == _input_shape(name)
     assert info.path == arch_path(name)
 
 
@@ -145,7 +156,8 @@ def test_analysis_matches_golden(name: str) -> None:
     assert _totals(name) == GOLDEN[name]
 
 
-@pytest.mark.parametrize("name", NAMES)
+# torchvision-backed built-ins are measured on torchvision's own models in tests/test_torchvision.py
+@pytest.mark.parametrize("name", [n for n in NAMES if n in ref.REFERENCE])
 def test_reference_matches_golden(name: str) -> None:
     builder, shape = ref.REFERENCE[name]
     assert ref.measure(builder, shape) == GOLDEN[name]
@@ -250,6 +262,8 @@ TORCHVISION = {
     "alexnet": (61_100_840, 0.71), "vgg16": (138_357_544, 15.47), "resnet18": (11_689_512, 1.81),
     "resnet34": (21_797_672, 3.66), "resnet50": (25_557_032, 4.09), "resnet101": (44_549_160, 7.8),
     "resnet152": (60_192_808, 11.51), "resnext50_32x4d": (25_028_904, 4.23), "mobilenet_v2": (3_504_872, 0.3),
+    "mobilenet_v3_small": (2_542_856, 0.06), "mobilenet_v3_large": (5_483_032, 0.22),
+    "efficientnet_b0": (5_288_548, 0.39),
 }
 
 
@@ -260,6 +274,29 @@ def test_torchvision_published_figures(name: str) -> None:
     assert totals["params"] == params
     digits = len(str(gmacs).split(".")[1])
     assert round(totals["macs"] / 1e9, digits) == gmacs
+
+
+# torchvision's EfficientNet-B1..B7 (num_params, GFLOPS at their eval crop): efficientnet_b0 with the
+# --set options its spec header lists (the same as tests/torchvision_twins.py's rows).
+EFFICIENTNET = {"efficientnet_b1": (7_794_184, 0.69), "efficientnet_b2": (9_109_994, 1.09),
+                "efficientnet_b3": (12_233_232, 1.83), "efficientnet_b4": (19_341_616, 4.39),
+                "efficientnet_b5": (30_389_784, 10.27), "efficientnet_b6": (43_040_704, 19.07),
+                "efficientnet_b7": (66_347_960, 37.75)}
+
+
+@pytest.mark.parametrize("variant", list(EFFICIENTNET))
+def test_efficientnet_variants_torchvision_figures(variant: str) -> None:
+    params, gmacs = EFFICIENTNET[variant]
+    twin = TWINS[variant]
+    assert twin.arch == "efficientnet_b0" and twin.builder == variant
+    # the spec's header documents each variant's exact --set line
+    sets = " ".join(f"--set {k}={v}" for k, v in twin.spec_params.items())
+    header = " ".join(" ".join(line.lstrip("#") for line in arch_source("efficientnet_b0").splitlines()).split())
+    assert f"{variant} {sets}" in header
+    totals = _totals("efficientnet_b0", twin.spec_params)
+    assert totals["params"] == params and round(totals["macs"] / 1e9, 2) == gmacs
+    assert totals["output_shape"] == [1, 1000] and load_arch("efficientnet_b0", twin.spec_params).input_shape == \
+        twin.input_shape
 
 
 # --------------------------------------------------------------------------------------------------
@@ -282,7 +319,7 @@ def test_cli_archs_json() -> None:
     assert list(rows) == arch_names()
     for name, row in rows.items():
         assert {k: row[k] for k in KEYS} == GOLDEN[name]
-        assert row["description"] and row["input_shape"] == list(ref.REFERENCE[name][1])
+        assert row["description"] and row["input_shape"] == list(_input_shape(name) or ())
     assert rows["mobilenet_v1"]["aliases"] == ["mobilenet"]
     assert rows["mobilenet_v1"]["options"] == {"alpha": 1.0, "resolution": 224, "num_classes": 1000}
 
