@@ -1,56 +1,86 @@
-"""The torchvision model each torchvision-named built-in reproduces (read by the torchvision harness).
+"""Which built-in architecture is which torchvision model: the table tests/test_torchvision.py proves.
 
-A row says: torchvision.models.<builder>(weights=None, **kwargs) is the network of `arch` with the spec
-parameters `spec_params`, on input `input_shape`. Rows whose key is not a built-in's name are `--set`
-variants of one (torchvision's EfficientNet-B1..B7 are efficientnet_b0 scaled). Plain data: importing
-this module imports neither torch nor torchvision.
+An entry keyed by its architecture's own name (`TWINS["resnet50"].arch == "resnet50"`) is that built-in's
+proof: torchvision's model with the same function, whose state_dict must load into `convcalc.build(spec)`
+by name, which must compute the same output, and on which torch, fvcore and FlopCounterMode must measure
+what convcalc computes. For tests/test_archs.py such a built-in has its reference twin (torchvision's).
+
+Any other key is an option variant: the built-in `arch` with `spec_params` set (`--set`), against the
+torchvision builder it should equal. Variants are compared on the meta device (state_dict names, params,
+buffers, FlopCounterMode total, output shape): cheap, no weights and no forward computed.
+
+Plain data: nothing here imports torch or torchvision (the main suite reads it without torchvision).
+Keep one entry per line, alphabetical within each group: several branches add rows.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 
-class Twin(NamedTuple):
-    arch: str                             # the built-in spec
-    builder: str                          # torchvision.models.<builder>
-    kwargs: dict[str, Any]                # passed to the builder (weights=None always)
-    spec_params: dict[str, Any]           # passed to load_arch (the spec's --set options)
-    input_shape: tuple[int, ...] | None   # None: the spec's default input
+@dataclass(frozen=True)
+class Twin:
+    arch: str                                                     # convcalc.load_arch(arch, spec_params)
+    builder: str                                                  # torchvision.models.<builder>(weights=None,
+    kwargs: Mapping[str, Any] = field(default_factory=dict)       #   **kwargs)
+    spec_params: Mapping[str, Any] = field(default_factory=dict)  # the built-in's options (`--set`)
+    input_shape: tuple[int, ...] | None = None                    # None: the spec's input (with spec_params)
 
-
-# torchvision's efficientnet_bN builders: width_mult, depth_mult, dropout as they pass them; resolution
-# as their weights' eval crop (b2: 288, not the paper's 260); BatchNorm eps/momentum 0.001/0.01 from b5 on.
-_B5_NORM = {"bn_eps": 0.001, "bn_momentum": 0.01}
 
 TWINS: dict[str, Twin] = {
-    "mobilenet_v3_small": Twin("mobilenet_v3_small", "mobilenet_v3_small", {}, {}, (1, 3, 224, 224)),
-    "mobilenet_v3_large": Twin("mobilenet_v3_large", "mobilenet_v3_large", {}, {}, (1, 3, 224, 224)),
-    "mobilenet_v3_small-0.5": Twin("mobilenet_v3_small", "mobilenet_v3_small", {"width_mult": 0.5, "dropout": 0.3},
-                                   {"width_mult": 0.5, "dropout": 0.3}, (1, 3, 224, 224)),
-    "mobilenet_v3_large-0.75-160": Twin("mobilenet_v3_large", "mobilenet_v3_large",
-                                        {"width_mult": 0.75, "num_classes": 10},
-                                        {"width_mult": 0.75, "num_classes": 10, "resolution": 160},
-                                        (1, 3, 160, 160)),
-    "efficientnet_b0": Twin("efficientnet_b0", "efficientnet_b0", {}, {}, (1, 3, 224, 224)),
+    # built-ins proven against torchvision (the key is the architecture's name)
+    "alexnet": Twin("alexnet", "alexnet", {}, {}, None),
+    "efficientnet_b0": Twin("efficientnet_b0", "efficientnet_b0", {}, {}, None),
+    "mobilenet_v2": Twin("mobilenet_v2", "mobilenet_v2", {}, {}, None),
+    "mobilenet_v3_large": Twin("mobilenet_v3_large", "mobilenet_v3_large", {}, {}, None),
+    "mobilenet_v3_small": Twin("mobilenet_v3_small", "mobilenet_v3_small", {}, {}, None),
+    "resnet101": Twin("resnet101", "resnet101", {}, {}, None),
+    "resnet152": Twin("resnet152", "resnet152", {}, {}, None),
+    "resnet18": Twin("resnet18", "resnet18", {}, {}, None),
+    "resnet34": Twin("resnet34", "resnet34", {}, {}, None),
+    "resnet50": Twin("resnet50", "resnet50", {}, {}, None),
+    "resnext50_32x4d": Twin("resnext50_32x4d", "resnext50_32x4d", {}, {}, None),
+    "vgg16": Twin("vgg16", "vgg16", {}, {}, None),
+    # option variants (`--set`) equal to a torchvision model
+    "alexnet-256-10": Twin("alexnet", "alexnet", {"num_classes": 10}, {"resolution": 256, "num_classes": 10},
+                           None),
+    # torchvision's efficientnet_b1..b7: the width, depth and dropout their builders pass, their weights'
+    # eval crop (b2: 288, not the paper's 260), BatchNorm eps 0.001 and momentum 0.01 from b5 on
     "efficientnet_b1": Twin("efficientnet_b0", "efficientnet_b1", {},
-                            {"width_mult": 1.0, "depth_mult": 1.1, "resolution": 240}, (1, 3, 240, 240)),
+                            {"width_mult": 1.0, "depth_mult": 1.1, "resolution": 240}, None),
     "efficientnet_b2": Twin("efficientnet_b0", "efficientnet_b2", {},
-                            {"width_mult": 1.1, "depth_mult": 1.2, "resolution": 288, "dropout": 0.3},
-                            (1, 3, 288, 288)),
+                            {"width_mult": 1.1, "depth_mult": 1.2, "resolution": 288, "dropout": 0.3}, None),
     "efficientnet_b3": Twin("efficientnet_b0", "efficientnet_b3", {},
-                            {"width_mult": 1.2, "depth_mult": 1.4, "resolution": 300, "dropout": 0.3},
-                            (1, 3, 300, 300)),
+                            {"width_mult": 1.2, "depth_mult": 1.4, "resolution": 300, "dropout": 0.3}, None),
     "efficientnet_b4": Twin("efficientnet_b0", "efficientnet_b4", {},
-                            {"width_mult": 1.4, "depth_mult": 1.8, "resolution": 380, "dropout": 0.4},
-                            (1, 3, 380, 380)),
+                            {"width_mult": 1.4, "depth_mult": 1.8, "resolution": 380, "dropout": 0.4}, None),
     "efficientnet_b5": Twin("efficientnet_b0", "efficientnet_b5", {},
-                            {"width_mult": 1.6, "depth_mult": 2.2, "resolution": 456, "dropout": 0.4, **_B5_NORM},
-                            (1, 3, 456, 456)),
+                            {"width_mult": 1.6, "depth_mult": 2.2, "resolution": 456, "dropout": 0.4,
+                             "bn_eps": 0.001, "bn_momentum": 0.01}, None),
     "efficientnet_b6": Twin("efficientnet_b0", "efficientnet_b6", {},
-                            {"width_mult": 1.8, "depth_mult": 2.6, "resolution": 528, "dropout": 0.5, **_B5_NORM},
-                            (1, 3, 528, 528)),
+                            {"width_mult": 1.8, "depth_mult": 2.6, "resolution": 528, "dropout": 0.5,
+                             "bn_eps": 0.001, "bn_momentum": 0.01}, None),
     "efficientnet_b7": Twin("efficientnet_b0", "efficientnet_b7", {},
-                            {"width_mult": 2.0, "depth_mult": 3.1, "resolution": 600, "dropout": 0.5, **_B5_NORM},
-                            (1, 3, 600, 600)),
+                            {"width_mult": 2.0, "depth_mult": 3.1, "resolution": 600, "dropout": 0.5,
+                             "bn_eps": 0.001, "bn_momentum": 0.01}, None),
+    "mobilenet_v2-0.5": Twin("mobilenet_v2", "mobilenet_v2", {"width_mult": 0.5}, {"width_mult": 0.5}, None),
+    "mobilenet_v2-1.4": Twin("mobilenet_v2", "mobilenet_v2", {"width_mult": 1.4}, {"width_mult": 1.4}, None),
+    "mobilenet_v3_large-0.75-160-10": Twin("mobilenet_v3_large", "mobilenet_v3_large",
+                                           {"width_mult": 0.75, "num_classes": 10},
+                                           {"width_mult": 0.75, "resolution": 160, "num_classes": 10}, None),
+    "mobilenet_v3_small-0.5": Twin("mobilenet_v3_small", "mobilenet_v3_small", {"width_mult": 0.5},
+                                   {"width_mult": 0.5}, None),
+    "resnet18-160-10": Twin("resnet18", "resnet18", {"num_classes": 10}, {"resolution": 160, "num_classes": 10},
+                            None),
+    "resnext101_32x8d": Twin("resnet101", "resnext101_32x8d", {}, {"groups": 32, "width_per_group": 8}, None),
+    "resnext101_64x4d": Twin("resnet101", "resnext101_64x4d", {}, {"groups": 64, "width_per_group": 4}, None),
+    "vgg16-64-10": Twin("vgg16", "vgg16", {"num_classes": 10}, {"resolution": 64, "num_classes": 10}, None),
+    "wide_resnet101_2": Twin("resnet101", "wide_resnet101_2", {}, {"width_per_group": 128}, None),
+    "wide_resnet50_2": Twin("resnet50", "wide_resnet50_2", {}, {"width_per_group": 128}, None),
 }
+
+
+def proven_archs() -> set[str]:
+    """The built-ins whose reference twin is torchvision's model (an entry under their own name)."""
+    return {key for key, twin in TWINS.items() if twin.arch == key}
