@@ -231,6 +231,12 @@ INPUT_SIZES: dict[str, list[tuple[tuple[int, ...], list[int] | None]]] = {
     "mobilenet_v1": [((1, 3, 192, 192), [1, 1000]), ((1, 3, 160, 160), [1, 1000]),
                      ((1, 3, 128, 128), [1, 1000]), ((2, 3, 320, 240), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
     "mobilenet_v2": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "mobilenet_v3_small": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                           ((1, 3, 1, 1), [1, 1000])],
+    "mobilenet_v3_large": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                           ((1, 3, 33, 17), [1, 1000])],
+    "efficientnet_b0": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                        ((1, 3, 1, 1), [1, 1000])],
     "unet": [((1, 1, 508, 508), [1, 2, 324, 324]),   # tiles 16k + 124: 184 pixels smaller
              ((2, 1, 572, 444), [2, 2, 388, 260]),
              ((1, 1, 570, 570), [1, 2, 372, 372]),   # other sizes: the crops take what the pools dropped
@@ -368,7 +374,8 @@ def test_efficientnet_variants_torchvision_figures(variant: str) -> None:
     assert twin.arch == "efficientnet_b0" and twin.builder == variant
     # the spec's header documents each variant's exact --set line
     sets = " ".join(f"--set {k}={v}" for k, v in twin.spec_params.items())
-    header = " ".join(" ".join(line.lstrip("#") for line in arch_source("efficientnet_b0").splitlines()).split())
+    comments = " ".join(line.lstrip("#") for line in arch_source("efficientnet_b0").splitlines())
+    header = " ".join(comments.split())
     assert f"{variant} {sets}" in header
     totals = _totals("efficientnet_b0", dict(twin.spec_params))
     assert totals["params"] == params and round(totals["macs"] / 1e9, 2) == gmacs
