@@ -26,6 +26,8 @@ ALIASES: dict[str, str] = {
     "densenet": "densenet121",
     "inception": "inception_v3",
     "inception_v1": "googlenet",
+    "mobilenet_v3": "mobilenet_v3_large",
+    "efficientnet": "efficientnet_b0",
 }
 
 # The order of `convcalc archs` and the README table: roughly by date, families together.
@@ -34,7 +36,9 @@ _ORDER = ("lenet5", "alexnet", "alexnet_groups", "vgg16",
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
           "densenet121",
           "squeezenet1_1",
-          "mobilenet_v1", "mobilenet_v2", "unet", "dcgan_generator", "tcn", "c3d")
+          "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+          "efficientnet_b0",
+          "unet", "dcgan_generator", "tcn", "c3d")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from convcalc.archs import ALIASES, arch_names, arch_path, arch_source, list_arc
 from convcalc.errors import SpecError
 
 import reference_models as ref
-from torchvision_twins import proven_archs
+from torchvision_twins import TWINS, proven_archs
 
 REPO = Path(__file__).resolve().parent.parent
 KEYS = ("params", "buffers", "macs", "fvcore_flops", "torch_flops", "output_shape")
@@ -64,6 +64,11 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "squeezenet1_1": _golden(1_235_496, 0, 349_151_936, 349_320_936, 698_303_872, [1, 1000]),
     "googlenet": _golden(6_624_904, 14_617, 1_498_376_192, 1_504_878_688, 2_996_752_384, [1, 1000]),
     "inception_v3": _golden(23_834_568, 34_526, 5_713_216_096, 5_731_282_144, 11_426_432_192, [1, 1000]),
+    # Measured the same way on torchvision 0.29.1's own models (torch 2.14.1, weights=None), which
+    # tests/test_torchvision.py proves the specs equal to.
+    "mobilenet_v3_small": _golden(2_542_856, 12_146, 56_510_400, 59_649_536, 113_020_800, [1, 1000]),
+    "mobilenet_v3_large": _golden(5_483_032, 24_446, 216_589_760, 226_033_824, 433_179_520, [1, 1000]),
+    "efficientnet_b0": _golden(5_288_548, 42_065, 385_814_752, 401_659_392, 771_629_504, [1, 1000]),
 }
 NAMES = list(GOLDEN)
 # The built-ins with a hand-written twin in tests/reference_models.py; the others' twin is torchvision's
@@ -235,6 +240,12 @@ INPUT_SIZES: dict[str, list[tuple[tuple[int, ...], list[int] | None]]] = {
     "mobilenet_v1": [((1, 3, 192, 192), [1, 1000]), ((1, 3, 160, 160), [1, 1000]),
                      ((1, 3, 128, 128), [1, 1000]), ((2, 3, 320, 240), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
     "mobilenet_v2": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "mobilenet_v3_small": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                           ((1, 3, 1, 1), [1, 1000])],
+    "mobilenet_v3_large": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                           ((1, 3, 33, 17), [1, 1000])],
+    "efficientnet_b0": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                        ((1, 3, 1, 1), [1, 1000])],
     "unet": [((1, 1, 508, 508), [1, 2, 324, 324]),   # tiles 16k + 124: 184 pixels smaller
              ((2, 1, 572, 444), [2, 2, 388, 260]),
              ((1, 1, 570, 570), [1, 2, 372, 372]),   # other sizes: the crops take what the pools dropped
@@ -346,6 +357,8 @@ TORCHVISION = {
     "densenet121": (7_978_856, 2.83),
     "squeezenet1_1": (1_235_496, 0.35),
     "googlenet": (6_624_904, 1.5),   # torchvision's pretrained googlenet drops its auxiliary classifiers
+    "mobilenet_v3_small": (2_542_856, 0.06), "mobilenet_v3_large": (5_483_032, 0.22),
+    "efficientnet_b0": (5_288_548, 0.39),
 }
 
 
@@ -389,6 +402,31 @@ def test_densenet_block_config_needs_four_numbers() -> None:
     with pytest.raises(SpecError) as info:
         load_arch("densenet121", {"block_config": [6, 12, 24, 16, 8]})
     assert "block_config: 4 numbers" in str(info.value)
+
+
+# torchvision's EfficientNet-B1..B7 (num_params, GFLOPS at their eval crop): efficientnet_b0 with the
+# --set options its spec header lists (tests/torchvision_twins.py's rows, proven there on torchvision).
+EFFICIENTNET = {"efficientnet_b1": (7_794_184, 0.69), "efficientnet_b2": (9_109_994, 1.09),
+                "efficientnet_b3": (12_233_232, 1.83), "efficientnet_b4": (19_341_616, 4.39),
+                "efficientnet_b5": (30_389_784, 10.27), "efficientnet_b6": (43_040_704, 19.07),
+                "efficientnet_b7": (66_347_960, 37.75)}
+
+
+@pytest.mark.parametrize("variant", list(EFFICIENTNET))
+def test_efficientnet_variants_torchvision_figures(variant: str) -> None:
+    params, gmacs = EFFICIENTNET[variant]
+    twin = TWINS[variant]
+    assert twin.arch == "efficientnet_b0" and twin.builder == variant
+    # the spec's header documents each variant's exact --set line
+    sets = " ".join(f"--set {k}={v}" for k, v in twin.spec_params.items())
+    comments = " ".join(line.lstrip("#") for line in arch_source("efficientnet_b0").splitlines())
+    header = " ".join(comments.split())
+    assert f"{variant} {sets}" in header
+    totals = _totals("efficientnet_b0", dict(twin.spec_params))
+    assert totals["params"] == params and round(totals["macs"] / 1e9, 2) == gmacs
+    resolution = twin.spec_params["resolution"]
+    assert load_arch("efficientnet_b0", dict(twin.spec_params)).input_shape == (1, 3, resolution, resolution)
+    assert totals["output_shape"] == [1, 1000]
 
 
 # --------------------------------------------------------------------------------------------------
