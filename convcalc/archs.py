@@ -28,6 +28,10 @@ ALIASES: dict[str, str] = {
     "inception_v1": "googlenet",
     "mobilenet_v3": "mobilenet_v3_large",
     "efficientnet": "efficientnet_b0",
+    "shufflenet": "shufflenet_v2_x1_0",
+    "shufflenet_v2": "shufflenet_v2_x1_0",
+    "regnet": "regnet_y_400mf",
+    "convnext": "convnext_tiny",
 }
 
 # The order of `convcalc archs` and the README table: roughly by date, families together.
@@ -37,7 +41,7 @@ _ORDER = ("lenet5", "alexnet", "alexnet_groups", "vgg16",
           "densenet121",
           "squeezenet1_1",
           "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-          "efficientnet_b0",
+          "efficientnet_b0", "shufflenet_v2_x1_0", "regnet_y_400mf", "convnext_tiny",
           "unet", "dcgan_generator", "tcn", "c3d")
 
 

@@ -112,6 +112,32 @@ def test_repeat_whose_name_reads_i_names_each_repetition() -> None:
         """))
 
 
+def test_a_repeated_name_that_reads_i_names_each_repetition() -> None:
+    # torchvision's RegNet names its blocks `block1-0`, `block1-1`, ...; DenseNet `denselayer1`, ...
+    loaded = load_spec(spec("""
+        input: [1, 3, 16, 16]
+        params: {stage: 2}
+        blocks:
+          unit:
+            params: {c: null}
+            layers:
+              - {type: Conv2d, out_channels: $c, kernel_size: 1, name: conv}
+        layers:
+          - {block: unit, c: 4, repeat: 2, name: "block${stage}-${i}"}
+          - {type: ReLU, repeat: 2, name: "relu${i + 1}"}
+          - {type: Conv2d, out_channels: 1, kernel_size: 1, inputs: [block2-0], name: tap}
+    """))
+    assert [e.name for e in loaded.layers] == ["block2-0.conv", "block2-1.conv", "relu1", "relu2", "tap"]
+    assert loaded.layers[-1].inputs == ("block2-0.conv",)
+    with pytest.raises(SpecError) as info:  # a name that does not change with i is used twice
+        load_spec(spec("""
+            input: [1, 3, 16, 16]
+            layers:
+              - {type: ReLU, repeat: 2, name: "relu${i * 0}"}
+        """))
+    assert "the name 'relu0' is used twice" in str(info.value)
+
+
 def test_block_input_reference_and_when() -> None:
     loaded = load_spec(spec("""
         input: [1, 4, 8, 8]
