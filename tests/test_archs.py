@@ -29,7 +29,7 @@ from convcalc.archs import ALIASES, arch_names, arch_path, arch_source, list_arc
 from convcalc.errors import SpecError
 
 import reference_models as ref
-from torchvision_twins import proven_archs
+from torchvision_twins import TWINS, proven_archs
 
 REPO = Path(__file__).resolve().parent.parent
 KEYS = ("params", "buffers", "macs", "fvcore_flops", "torch_flops", "output_shape")
@@ -62,8 +62,22 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "dcgan_generator": _golden(3_576_704, 1_924, 104_628_224, 104_873_984, 209_256_448, [1, 3, 64, 64]),
     "tcn": _golden(198_410, 0, 202_047_488, 202_047_488, 404_094_976, [1, 10, 1024]),
     "c3d": _golden(79_991_015, 0, 38_548_959_232, 38_548_959_232, 77_097_918_464, [1, 487]),
+    # Measured on torchvision 0.29.1's models (torch 2.14.1, fvcore 0.1.5; eval mode), their twins in
+    # tests/torchvision_twins.py; MACs are FlopCounterMode's count halved (conv and linear layers only).
+    "densenet121": _golden(7_978_856, 83_769, 2_834_161_664, 2_865_546_752, 5_668_323_328, [1, 1000]),
+    "squeezenet1_1": _golden(1_235_496, 0, 349_151_936, 349_320_936, 698_303_872, [1, 1000]),
+    "googlenet": _golden(6_624_904, 14_617, 1_498_376_192, 1_504_878_688, 2_996_752_384, [1, 1000]),
+    "inception_v3": _golden(23_834_568, 34_526, 5_713_216_096, 5_731_282_144, 11_426_432_192, [1, 1000]),
+    # Measured the same way on torchvision 0.29.1's own models (torch 2.14.1, weights=None), which
+    # tests/test_torchvision.py proves the specs equal to.
+    "mobilenet_v3_small": _golden(2_542_856, 12_146, 56_510_400, 59_649_536, 113_020_800, [1, 1000]),
+    "mobilenet_v3_large": _golden(5_483_032, 24_446, 216_589_760, 226_033_824, 433_179_520, [1, 1000]),
+    "efficientnet_b0": _golden(5_288_548, 42_065, 385_814_752, 401_659_392, 771_629_504, [1, 1000]),
 }
 NAMES = list(GOLDEN)
+# The built-ins with a hand-written twin in tests/reference_models.py; the others' twin is torchvision's
+# own model (tests/torchvision_twins.py, proven in tests/test_torchvision.py).
+REFERENCED = [name for name in NAMES if name in ref.REFERENCE]
 
 
 def _totals(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -230,6 +244,12 @@ INPUT_SIZES: dict[str, list[tuple[tuple[int, ...], list[int] | None]]] = {
     "mobilenet_v1": [((1, 3, 192, 192), [1, 1000]), ((1, 3, 160, 160), [1, 1000]),
                      ((1, 3, 128, 128), [1, 1000]), ((2, 3, 320, 240), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
     "mobilenet_v2": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]), ((1, 3, 1, 1), [1, 1000])],
+    "mobilenet_v3_small": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                           ((1, 3, 1, 1), [1, 1000])],
+    "mobilenet_v3_large": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                           ((1, 3, 33, 17), [1, 1000])],
+    "efficientnet_b0": [((1, 3, 160, 160), [1, 1000]), ((2, 3, 256, 192), [2, 1000]),
+                        ((1, 3, 1, 1), [1, 1000])],
     "shufflenet_v2_x1_0": [((1, 3, 160, 160), [1, 1000]), ((1, 3, 1, 1), [1, 1000])],
     "regnet_y_400mf": [((1, 3, 160, 160), [1, 1000]), ((1, 3, 1, 1), [1, 1000])],
     "convnext_tiny": [((1, 3, 32, 32), [1, 1000]),   # torchvision's min_size: the 4x4 stem, then 2x2 convs
@@ -342,6 +362,11 @@ TORCHVISION = {
     "alexnet": (61_100_840, 0.71), "vgg16": (138_357_544, 15.47), "resnet18": (11_689_512, 1.81),
     "resnet34": (21_797_672, 3.66), "resnet50": (25_557_032, 4.09), "resnet101": (44_549_160, 7.8),
     "resnet152": (60_192_808, 11.51), "resnext50_32x4d": (25_028_904, 4.23), "mobilenet_v2": (3_504_872, 0.3),
+    "densenet121": (7_978_856, 2.83),
+    "squeezenet1_1": (1_235_496, 0.35),
+    "googlenet": (6_624_904, 1.5),   # torchvision's pretrained googlenet drops its auxiliary classifiers
+    "mobilenet_v3_small": (2_542_856, 0.06), "mobilenet_v3_large": (5_483_032, 0.22),
+    "efficientnet_b0": (5_288_548, 0.39),
     "shufflenet_v2_x1_0": (2_278_604, 0.14), "regnet_y_400mf": (4_344_144, 0.4),
     "convnext_tiny": (28_589_128, 4.46),
 }
@@ -354,6 +379,64 @@ def test_torchvision_published_figures(name: str) -> None:
     assert totals["params"] == params
     digits = len(str(gmacs).split(".")[1])
     assert round(totals["macs"] / 1e9, digits) == gmacs
+
+
+def test_inception_v3_torchvision_figures_count_the_aux_classifier() -> None:
+    # torchvision publishes 27,161,264 parameters and 5.71 GFLOPS for inception_v3 with its AuxLogits head
+    # (aux_logits=True), which only runs in training mode: its parameters count, its MACs do not.
+    totals = _totals("inception_v3")
+    aux_logits = ((768 * 128 + 2 * 128)            # conv0: 1x1 conv 768 -> 128, BatchNorm
+                  + (128 * 768 * 5 * 5 + 2 * 768)  # conv1: 5x5 conv 128 -> 768, BatchNorm
+                  + (768 * 1000 + 1000))           # fc
+    assert totals["params"] + aux_logits == 27_161_264
+    assert round(totals["macs"] / 1e9, 2) == 5.71
+
+
+@pytest.mark.parametrize("variant, params, torchvision_params, torchvision_gmacs", [
+    ("densenet161", {"growth_rate": 48, "block_config": [6, 12, 36, 24], "num_init_features": 96},
+     28_681_000, 7.73),
+    ("densenet169", {"block_config": [6, 12, 32, 32]}, 14_149_480, 3.36),
+    ("densenet201", {"block_config": [6, 12, 48, 32]}, 20_013_928, 4.29),
+])
+def test_densenet_variants_are_one_set_away(variant: str, params: dict[str, Any], torchvision_params: int,
+                                            torchvision_gmacs: float) -> None:
+    # the --set lines documented in specs/densenet121.yaml and the README give torchvision's networks
+    for key, value in params.items():
+        assert f"--set {key}={str(value).replace(' ', '')}" in arch_source("densenet121")
+    totals = _totals("densenet121", params)
+    assert totals["params"] == torchvision_params
+    assert round(totals["macs"] / 1e9, 2) == torchvision_gmacs
+
+
+def test_densenet_block_config_needs_four_numbers() -> None:
+    with pytest.raises(SpecError) as info:
+        load_arch("densenet121", {"block_config": [6, 12, 24, 16, 8]})
+    assert "block_config: 4 numbers" in str(info.value)
+
+
+# torchvision's EfficientNet-B1..B7 (num_params, GFLOPS at their eval crop): efficientnet_b0 with the
+# --set options its spec header lists (tests/torchvision_twins.py's rows, proven there on torchvision).
+EFFICIENTNET = {"efficientnet_b1": (7_794_184, 0.69), "efficientnet_b2": (9_109_994, 1.09),
+                "efficientnet_b3": (12_233_232, 1.83), "efficientnet_b4": (19_341_616, 4.39),
+                "efficientnet_b5": (30_389_784, 10.27), "efficientnet_b6": (43_040_704, 19.07),
+                "efficientnet_b7": (66_347_960, 37.75)}
+
+
+@pytest.mark.parametrize("variant", list(EFFICIENTNET))
+def test_efficientnet_variants_torchvision_figures(variant: str) -> None:
+    params, gmacs = EFFICIENTNET[variant]
+    twin = TWINS[variant]
+    assert twin.arch == "efficientnet_b0" and twin.builder == variant
+    # the spec's header documents each variant's exact --set line
+    sets = " ".join(f"--set {k}={v}" for k, v in twin.spec_params.items())
+    comments = " ".join(line.lstrip("#") for line in arch_source("efficientnet_b0").splitlines())
+    header = " ".join(comments.split())
+    assert f"{variant} {sets}" in header
+    totals = _totals("efficientnet_b0", dict(twin.spec_params))
+    assert totals["params"] == params and round(totals["macs"] / 1e9, 2) == gmacs
+    resolution = twin.spec_params["resolution"]
+    assert load_arch("efficientnet_b0", dict(twin.spec_params)).input_shape == (1, 3, resolution, resolution)
+    assert totals["output_shape"] == [1, 1000]
 
 
 # --------------------------------------------------------------------------------------------------

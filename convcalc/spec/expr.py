@@ -199,19 +199,18 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
                     f"{', '.join(FUNCTIONS)})")
 
 
-def variables_in(text: str) -> set[str]:
-    """The variable names the `$name` / `${expr}` parts of a string read (unparsable parts read none)."""
-    names: set[str] = set()
-    for match in _EMBEDDED.finditer(text):
-        if match.group(2):
-            names.add(match.group(2))
-            continue
+def reads_variable(value: Any, variable: str) -> bool:
+    """Whether a `$name` / `${expr}` in a string reads `variable` (an unparsable expression reads nothing)."""
+    if not isinstance(value, str) or "$" not in value:
+        return False
+    for match in _EMBEDDED.finditer(value):
         try:
-            tree = ast.parse(match.group(1).strip(), mode="eval")
+            tree = ast.parse((match.group(1) or match.group(2)).strip(), mode="eval")
         except SyntaxError:
-            continue  # substitute() reports it, with its location
-        names.update(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
-    return names
+            continue
+        if any(isinstance(node, ast.Name) and node.id == variable for node in ast.walk(tree)):
+            return True
+    return False
 
 
 def substitute(value: Any, env: Mapping[str, Any]) -> Any:
