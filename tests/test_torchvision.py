@@ -114,16 +114,22 @@ def test_builtin_equals_torchvision(key: str) -> None:
     torch.manual_seed(0)
     theirs = _torchvision_model(twin)
     # Random weights; and BatchNorm's running statistics and affine parameters moved away from their 0/1
-    # initialisation, so that a skipped or misplaced BatchNorm changes the output.
+    # initialisation, so that a skipped or misplaced BatchNorm changes the output. LayerNorm's affine
+    # parameters too, and ConvNeXt's layer scale: at its 1e-6 a whole residual branch (GELU as ReLU, say)
+    # would change the output by less than the tolerance.
     with torch.no_grad():
         for module in theirs.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 if module.running_mean is not None and module.running_var is not None:
                     module.running_mean.uniform_(-0.1, 0.1)
                     module.running_var.uniform_(0.5, 1.5)
+            if isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
                 if module.weight is not None and module.bias is not None:
                     module.weight.uniform_(0.5, 1.5)
                     module.bias.uniform_(-0.1, 0.1)
+        for name, parameter in theirs.named_parameters():
+            if name.endswith("layer_scale"):
+                parameter.uniform_(0.5, 1.5)
     analysis = convcalc.analyze(_spec(twin), batched)
     ours = convcalc.build(analysis).eval()
     _same_names(ours, theirs)
