@@ -66,7 +66,7 @@ _convcalc() {
             fi ;;
         compare)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --layer|-l) :; return ;;
@@ -91,7 +91,7 @@ _convcalc() {
             fi ;;
         explain)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --layer|-l) :; return ;;
@@ -112,11 +112,11 @@ _convcalc() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=( $(compgen -W "--output -o --help -h" -- "$cur") )
             else
-                COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") )
+                COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") )
             fi ;;
         flops)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
@@ -130,7 +130,7 @@ _convcalc() {
             fi ;;
         graph)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "mermaid dot" -- "$cur") ); return ;;
@@ -165,7 +165,7 @@ _convcalc() {
             fi ;;
         params)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
@@ -179,7 +179,7 @@ _convcalc() {
             fi ;;
         rf)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
@@ -202,7 +202,7 @@ _convcalc() {
             fi ;;
         shape)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
@@ -216,7 +216,7 @@ _convcalc() {
             fi ;;
         summary)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --format|-f) COMPREPLY=( $(compgen -W "table json csv markdown" -- "$cur") ); return ;;
@@ -230,7 +230,7 @@ _convcalc() {
             fi ;;
         transpose)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --layer|-l) :; return ;;
@@ -244,7 +244,7 @@ _convcalc() {
             fi ;;
         validate)
             case "$prev" in
-                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50" -- "$cur") ); return ;;
+                --arch|-a) COMPREPLY=( $(compgen -W "lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2" -- "$cur") ); return ;;
                 --input|-i) :; return ;;
                 --set|-s) :; return ;;
                 --device|-d) :; return ;;

@@ -44,7 +44,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from check' -l junit-xml -r -F -
 complete -c convcalc -n '__fish_seen_subcommand_from check' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from check' -a '(__fish_complete_suffix .yaml; __fish_complete_suffix .yml)'
 
-complete -c convcalc -n '__fish_seen_subcommand_from compare' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture to put side by side (repeatable)'
+complete -c convcalc -n '__fish_seen_subcommand_from compare' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture to put side by side (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from compare' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from compare' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from compare' -l layer -s l -x -d 'The layer of the spec to use (default: the last one)'
@@ -59,7 +59,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from completions' -l output -s o
 complete -c convcalc -n '__fish_seen_subcommand_from completions' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'
 
-complete -c convcalc -n '__fish_seen_subcommand_from explain' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from explain' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from explain' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from explain' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from explain' -l layer -s l -x -d 'The layer of the spec to use (default: the last one)'
@@ -73,9 +73,9 @@ complete -c convcalc -n '__fish_seen_subcommand_from explain' -a '(__fish_comple
 
 complete -c convcalc -n '__fish_seen_subcommand_from export' -l output -s o -r -F -d 'Write to this file instead of stdout'
 complete -c convcalc -n '__fish_seen_subcommand_from export' -l help -s h -d 'Show this message and exit'
-complete -c convcalc -n '__fish_seen_subcommand_from export' -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50'
+complete -c convcalc -n '__fish_seen_subcommand_from export' -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2'
 
-complete -c convcalc -n '__fish_seen_subcommand_from flops' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from flops' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from flops' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from flops' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from flops' -l format -s f -x -a 'table json csv markdown' -d 'Output format'
@@ -85,7 +85,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from flops' -l module -s m -x -d
 complete -c convcalc -n '__fish_seen_subcommand_from flops' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from flops' -a '(__fish_complete_suffix .yaml; __fish_complete_suffix .yml)'
 
-complete -c convcalc -n '__fish_seen_subcommand_from graph' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from graph' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from graph' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from graph' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from graph' -l format -s f -x -a 'mermaid dot' -d 'Mermaid (GitHub renders it in Markdown) or Graphviz DOT'
@@ -107,7 +107,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from import' -F
 complete -c convcalc -n '__fish_seen_subcommand_from layers' -l format -s f -x -a 'table json csv markdown' -d 'Output format'
 complete -c convcalc -n '__fish_seen_subcommand_from layers' -l help -s h -d 'Show this message and exit'
 
-complete -c convcalc -n '__fish_seen_subcommand_from params' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from params' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from params' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from params' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from params' -l format -s f -x -a 'table json csv markdown' -d 'Output format'
@@ -117,7 +117,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from params' -l module -s m -x -
 complete -c convcalc -n '__fish_seen_subcommand_from params' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from params' -a '(__fish_complete_suffix .yaml; __fish_complete_suffix .yml)'
 
-complete -c convcalc -n '__fish_seen_subcommand_from rf' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from rf' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from rf' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from rf' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from rf' -l format -s f -x -a 'table json csv markdown' -d 'Output format'
@@ -130,7 +130,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from rf' -a '(__fish_complete_su
 complete -c convcalc -n '__fish_seen_subcommand_from schema' -l output -s o -r -F -d 'Write to this file instead of standard output'
 complete -c convcalc -n '__fish_seen_subcommand_from schema' -l help -s h -d 'Show this message and exit'
 
-complete -c convcalc -n '__fish_seen_subcommand_from shape' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from shape' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from shape' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from shape' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from shape' -l format -s f -x -a 'table json csv markdown' -d 'Output format'
@@ -140,7 +140,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from shape' -l module -s m -x -d
 complete -c convcalc -n '__fish_seen_subcommand_from shape' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from shape' -a '(__fish_complete_suffix .yaml; __fish_complete_suffix .yml)'
 
-complete -c convcalc -n '__fish_seen_subcommand_from summary' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from summary' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from summary' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from summary' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from summary' -l format -s f -x -a 'table json csv markdown' -d 'Output format'
@@ -150,7 +150,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from summary' -l module -s m -x 
 complete -c convcalc -n '__fish_seen_subcommand_from summary' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from summary' -a '(__fish_complete_suffix .yaml; __fish_complete_suffix .yml)'
 
-complete -c convcalc -n '__fish_seen_subcommand_from transpose' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from transpose' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from transpose' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from transpose' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from transpose' -l layer -s l -x -d 'The layer of the spec to use (default: the last one)'
@@ -159,7 +159,7 @@ complete -c convcalc -n '__fish_seen_subcommand_from transpose' -l format -s f -
 complete -c convcalc -n '__fish_seen_subcommand_from transpose' -l help -s h -d 'Show this message and exit'
 complete -c convcalc -n '__fish_seen_subcommand_from transpose' -a '(__fish_complete_suffix .yaml; __fish_complete_suffix .yml)'
 
-complete -c convcalc -n '__fish_seen_subcommand_from validate' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d mobilenet_v1 mobilenet_v2 unet dcgan_generator tcn c3d dcgan lenet mobilenet resnext50' -d 'A built-in architecture (see `convcalc archs`)'
+complete -c convcalc -n '__fish_seen_subcommand_from validate' -l arch -s a -x -a 'lenet5 alexnet alexnet_groups vgg16 googlenet inception_v3 resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d densenet121 squeezenet1_1 mobilenet_v1 mobilenet_v2 mobilenet_v3_small mobilenet_v3_large efficientnet_b0 shufflenet_v2_x1_0 regnet_y_400mf convnext_tiny unet dcgan_generator tcn c3d convnext dcgan densenet efficientnet inception inception_v1 lenet mobilenet mobilenet_v3 regnet resnext50 shufflenet shufflenet_v2' -d 'A built-in architecture (see `convcalc archs`)'
 complete -c convcalc -n '__fish_seen_subcommand_from validate' -l input -s i -x -d 'Input shape N,C,*spatial, e.g. 1x3x224x224 (overrides the spec\'s)'
 complete -c convcalc -n '__fish_seen_subcommand_from validate' -l set -s s -x -d 'Set a spec parameter, e.g. --set alpha=0.5 (repeatable)'
 complete -c convcalc -n '__fish_seen_subcommand_from validate' -l device -s d -x -d 'cpu, cuda, cuda:N, mps, meta (shapes and torch FLOPs only, no memory) or auto (CUDA when available, else CPU)'

@@ -23,12 +23,26 @@ ALIASES: dict[str, str] = {
     "lenet": "lenet5",
     "resnext50": "resnext50_32x4d",
     "dcgan": "dcgan_generator",
+    "densenet": "densenet121",
+    "inception": "inception_v3",
+    "inception_v1": "googlenet",
+    "mobilenet_v3": "mobilenet_v3_large",
+    "efficientnet": "efficientnet_b0",
+    "shufflenet": "shufflenet_v2_x1_0",
+    "shufflenet_v2": "shufflenet_v2_x1_0",
+    "regnet": "regnet_y_400mf",
+    "convnext": "convnext_tiny",
 }
 
 # The order of `convcalc archs` and the README table: roughly by date, families together.
-_ORDER = ("lenet5", "alexnet", "alexnet_groups", "vgg16", "resnet18", "resnet34", "resnet50", "resnet101",
-          "resnet152", "resnext50_32x4d", "mobilenet_v1", "mobilenet_v2", "unet", "dcgan_generator", "tcn",
-          "c3d")
+_ORDER = ("lenet5", "alexnet", "alexnet_groups", "vgg16",
+          "googlenet", "inception_v3",
+          "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+          "densenet121",
+          "squeezenet1_1",
+          "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+          "efficientnet_b0", "shufflenet_v2_x1_0", "regnet_y_400mf", "convnext_tiny",
+          "unet", "dcgan_generator", "tcn", "c3d")
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,14 @@ def resnext50_32x4d(num_classes: int = 1000) -> nn.Module:
 # --------------------------------------------------------------------------------------------------
 
 
-def mobilenet_v1(alpha: float = 1.0, resolution: int = 224, num_classes: int = 1000) -> nn.Module:
+class GlobalAvgPool2d(nn.Module):
+    """Average pooling over the whole map, whatever its size (MobileNet v1's "Avg Pool 7x7" at 224)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, x.shape[2:])
+
+
+def mobilenet_v1(alpha: float = 1.0, num_classes: int = 1000) -> nn.Module:
     def conv_bn(cin: int, cout: int, kernel: int, stride: int, groups: int = 1) -> list[nn.Module]:
         return [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
                 nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
@@ -240,7 +247,7 @@ def mobilenet_v1(alpha: float = 1.0, resolution: int = 224, num_classes: int = 1
         layers += conv_bn(channels, channels, 3, stride, groups=channels)
         layers += conv_bn(channels, c(out), 1, 1)
         channels = c(out)
-    layers += [nn.AvgPool2d(math.ceil(resolution / 32)), nn.Flatten(), nn.Linear(channels, num_classes)]
+    layers += [GlobalAvgPool2d(), nn.Flatten(), nn.Linear(channels, num_classes)]
     return nn.Sequential(*layers)
 
 

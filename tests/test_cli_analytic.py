@@ -148,3 +148,19 @@ def test_piped_help_is_plain_text_without_markup() -> None:
     assert "Usage: " in proc.stdout and "Example: convcalc shape" in proc.stdout
     assert "[bold]" not in proc.stdout and "[/]" not in proc.stdout
     assert "╭" not in proc.stdout and "\x1b[" not in proc.stdout
+
+
+def test_expectations_hold_for_the_specs_own_input_and_are_not_checked_at_another(tmp_path: Path) -> None:
+    runner = CliRunner()
+    # every built-in expects output_shape [1, 1000] at batch 1: another batch is no failure, and says so
+    other = runner.invoke(app, ["params", "--arch", "resnet18", "--input", "2x3x64x64", "--strict"])
+    assert other.exit_code == 0, other.output
+    assert "not checked at [2, 3, 64, 64]" in other.stderr and "[1, 3, 224, 224]" in other.stderr
+    own = runner.invoke(app, ["params", "--arch", "resnet18", "--input", "1x3x224x224", "--strict"])
+    assert own.exit_code == 0 and "not checked" not in own.stderr
+    # at its own input a wrong expectation still fails
+    spec = "input: [1, 3, 8, 8]\nlayers:\n  - {type: Conv2d, out_channels: 4, kernel_size: 3}\nexpect: {params: 1}\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(spec)
+    assert runner.invoke(app, ["params", str(path), "--strict"]).exit_code == 1
+    assert runner.invoke(app, ["params", str(path), "--strict", "--input", "1x3x9x9"]).exit_code == 0

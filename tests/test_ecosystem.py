@@ -534,7 +534,7 @@ def test_rf_picture_picks_the_deepest_grid_layer() -> None:
     from convcalc.render.plot import _spatial_layer
 
     analysis = convcalc.analyze(convcalc.load_arch("resnet50"))
-    assert _spatial_layer(analysis).name == "layer4.block.2.relu3"
+    assert _spatial_layer(analysis).name == "layer4.2.relu3"
     assert _spatial_layer(convcalc.analyze(convcalc.load_arch("unet"))).name == "head"
     assert _spatial_layer(convcalc.analyze(convcalc.load_arch("dcgan_generator"))) is None  # 1x1 latent input
 

@@ -79,6 +79,65 @@ def test_block_with_params_repeat_first_and_scoped_names() -> None:
     assert by_name["last"].inputs == ("stage.2.expand",)
 
 
+def test_repeat_whose_name_reads_i_names_each_repetition() -> None:
+    loaded = load_spec(spec("""
+        input: [1, 3, 16, 16]
+        blocks:
+          unit:
+            params: {c: 4}
+            layers:
+              - {type: Conv2d, out_channels: $c, kernel_size: 1, name: conv}
+        layers:
+          - {block: unit, repeat: 3, first: {c: 2}, name: "layer${i + 1}"}
+          - {type: ReLU, repeat: 2, name: "act_${2 * i}"}
+          - {type: Conv2d, out_channels: 1, kernel_size: 1, inputs: [layer2], name: tap}
+    """))
+    by_name = {e.name: e for e in loaded.layers}
+    assert list(by_name) == ["layer1.conv", "layer2.conv", "layer3.conv", "act_0", "act_2", "tap"]
+    assert by_name["layer1.conv"].args["out_channels"] == 2 and by_name["layer2.conv"].args["out_channels"] == 4
+    assert by_name["tap"].inputs == ("layer2.conv",)
+    # a name that does not read i still numbers the group (name.0, name.1), and the group name is its last
+    assert names("""
+        params: {p: blk}
+        input: [1, 3, 8, 8]
+        layers:
+          - {type: ReLU, repeat: 2, name: "${p}"}
+          - {type: ReLU, inputs: [blk], name: after}
+    """) == ["blk.0", "blk.1", "after"]
+    with pytest.raises(SpecError, match="used twice"):
+        load_spec(spec("""
+            input: [1, 3, 8, 8]
+            layers:
+              - {type: ReLU, repeat: 2, name: "r${i // 2}"}
+        """))
+
+
+def test_a_repeated_name_that_reads_i_names_each_repetition() -> None:
+    # torchvision's RegNet names its blocks `block1-0`, `block1-1`, ...; DenseNet `denselayer1`, ...
+    loaded = load_spec(spec("""
+        input: [1, 3, 16, 16]
+        params: {stage: 2}
+        blocks:
+          unit:
+            params: {c: null}
+            layers:
+              - {type: Conv2d, out_channels: $c, kernel_size: 1, name: conv}
+        layers:
+          - {block: unit, c: 4, repeat: 2, name: "block${stage}-${i}"}
+          - {type: ReLU, repeat: 2, name: "relu${i + 1}"}
+          - {type: Conv2d, out_channels: 1, kernel_size: 1, inputs: [block2-0], name: tap}
+    """))
+    assert [e.name for e in loaded.layers] == ["block2-0.conv", "block2-1.conv", "relu1", "relu2", "tap"]
+    assert loaded.layers[-1].inputs == ("block2-0.conv",)
+    with pytest.raises(SpecError) as info:  # a name that does not change with i is used twice
+        load_spec(spec("""
+            input: [1, 3, 16, 16]
+            layers:
+              - {type: ReLU, repeat: 2, name: "relu${i * 0}"}
+        """))
+    assert "the name 'relu0' is used twice" in str(info.value)
+
+
 def test_block_input_reference_and_when() -> None:
     loaded = load_spec(spec("""
         input: [1, 4, 8, 8]

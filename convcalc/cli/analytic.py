@@ -92,6 +92,9 @@ def _run(kind: str, sources: list[str] | None, arch: str | None, input_text: str
             write_figure(analysis, plot)
         if not state.quiet:
             sys.stderr.write(f"wrote {plot}\n")
+    if analysis.expectations_skipped and not state.quiet:
+        sys.stderr.write(f"note: the spec's {analysis.expectations_skipped} expectation(s) hold for its own input "
+                         f"{list(analysis.spec.input_shape or [])}: not checked at {list(analysis.input_shape)}\n")
     failed = analysis.failed_expectations
     if failed:
         err = make_console(stderr=True)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from convcalc.errors import Location, SpecError
-from convcalc.spec.expr import SHAPE_VARIABLES, ExprError, bind_deferred, find_deferred, substitute
+from convcalc.spec.expr import (SHAPE_VARIABLES, ExprError, bind_deferred, find_deferred, reads_variable,
+                                substitute)
 from convcalc.spec.yamlload import SpecList, SpecMap, load_yaml
 
 NET_INPUT = "input"
@@ -245,11 +246,11 @@ class Expander:
             raise self.error("a layer needs 'type' (a PyTorch layer class) or 'block' (a block of this spec)",
                              where, hint="e.g. {type: Conv2d, out_channels: 16, kernel_size: 3}")
         raw_name = item.get("name")
-        if raw_name is not None:
-            raw_name = self._subst(raw_name, scope.env, _where(item, "name"))
-            if not isinstance(raw_name, str) or not raw_name or raw_name in (NET_INPUT, "prev"):
-                raise self.error(f"'name' must be a non-empty string other than 'input' and 'prev', got {raw_name!r}",
-                                 _where(item, "name"))
+        # Under `repeat`, a name that reads `$i` names each repetition itself (`denselayer${i + 1}`:
+        # torchvision's DenseNet counts its layers from 1) instead of the group's `name.0`, `name.1`, ...
+        own_names = repeat is not None and reads_variable(raw_name, "i")
+        if raw_name is not None and not own_names:
+            raw_name = self._name(item, scope.env)
         count = 1 if repeat is None else repeat
         for index in range(count):
             overrides: Mapping[str, Any] = first if (first is not None and index == 0) else {}
@@ -257,16 +258,25 @@ class Expander:
             merged: dict[str, Any] = {k: v for k, v in item.items() if k not in ("repeat", "first", "when")}
             merged.update(overrides)
             local = None
-            if raw_name is not None:
+            if own_names:
+                local = self._name(item, env)
+            elif raw_name is not None:
                 local = f"{raw_name}.{index}" if repeat is not None else raw_name
             if "block" in merged:
                 self._expand_block(merged, item, scope, env, local)
             else:
                 self._expand_layer(merged, item, scope, env, local)
-        if repeat is not None and raw_name is not None and count:
+        if repeat is not None and raw_name is not None and count and not own_names:
             # the repeated group's name means its last repetition
             scope.local[raw_name] = scope.prev
             self.defined.setdefault(scope.full(raw_name), scope.prev)
+
+    def _name(self, item: Mapping[str, Any], env: Mapping[str, Any]) -> str:
+        name = self._subst(item["name"], env, _where(item, "name"))
+        if not isinstance(name, str) or not name or name in (NET_INPUT, "prev"):
+            raise self.error(f"'name' must be a non-empty string other than 'input' and 'prev', got {name!r}",
+                             _where(item, "name"))
+        return name
 
     def _auto_name(self, scope: _Scope, base: str) -> str:
         n = scope.counters.get(base, 0) + 1

@@ -199,6 +199,20 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
                     f"{', '.join(FUNCTIONS)})")
 
 
+def reads_variable(value: Any, variable: str) -> bool:
+    """Whether a `$name` / `${expr}` in a string reads `variable` (an unparsable expression reads nothing)."""
+    if not isinstance(value, str) or "$" not in value:
+        return False
+    for match in _EMBEDDED.finditer(value):
+        try:
+            tree = ast.parse((match.group(1) or match.group(2)).strip(), mode="eval")
+        except SyntaxError:
+            continue
+        if any(isinstance(node, ast.Name) and node.id == variable for node in ast.walk(tree)):
+            return True
+    return False
+
+
 def substitute(value: Any, env: Mapping[str, Any]) -> Any:
     """Replace `$name` and `${expr}` in a string (recursively in lists); other values pass through."""
     if isinstance(value, list):
